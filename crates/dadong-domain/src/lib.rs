@@ -1,0 +1,20 @@
+//! Digital Dadong's domain: the types every product area shares, validated once at the edge.
+//!
+//! Nothing here does I/O: no SQL, no HTTP, no files at run time (reference data such as the
+//! working-day calendar is compiled in). Every type that can hold a value was built by a
+//! `parse` that refused bad input, so code that receives one need not check it again.
+
+#![forbid(unsafe_code)]
+
+pub mod calendar;
+pub mod crypto;
+pub mod ids;
+pub mod money;
+pub mod period;
+pub mod role;
+
+pub use calendar::WorkCalendar;
+pub use ids::{CreditCode, ResidentId};
+pub use money::Fen;
+pub use period::Period;
+pub use role::Role;
