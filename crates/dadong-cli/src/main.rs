@@ -1,1 +1,281 @@
-fn main() {}
+//! `dadong`: the one binary. Parses the command line, opens the store the flags name, and
+//! hands over to the crate that does the work. Nothing here knows SQL or HTML.
+
+#![forbid(unsafe_code)]
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use dadong_store::{Actor, NewUser, Store, StoreConfig};
+use std::io::{BufReader, BufWriter};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "dadong", version, about = "数字大东 Digital Dadong: the district platform")]
+struct Cli {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives; every command that touches data takes these.
+#[derive(Args)]
+struct StoreArgs {
+    /// The data folder: the SQLite database (unless a database URL is given) and the keys.
+    #[arg(long, global = true, default_value = "./dadong-data", env = "DADONG_DATA")]
+    data: PathBuf,
+    /// Run on PostgreSQL instead of SQLite: postgres://user@host:port/database
+    #[arg(long, global = true, env = "DADONG_DATABASE_URL")]
+    database_url: Option<String>,
+    /// The personal-data encryption key (32 bytes, base64); by default DATA/pii.key, created when missing.
+    #[arg(long, global = true, env = "DADONG_PII_KEY", hide_env_values = true)]
+    pii_key: Option<String>,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> Result<Store> {
+        let mut config = StoreConfig::new(&self.data, self.database_url.clone());
+        config.pii_key = self.pii_key.clone();
+        Store::open(&config).await.with_context(|| match &self.database_url {
+            Some(_) => "cannot open the database given by --database-url".to_string(),
+            None => format!("cannot open the store in {}", self.data.display()),
+        })
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server.
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "DADONG_LISTEN")]
+        listen: String,
+        /// Load the demo district into an empty store first.
+        #[arg(long)]
+        demo: bool,
+        /// The demo's seed.
+        #[arg(long, default_value_t = dadong_demo::DEFAULT_SEED)]
+        seed: u64,
+        /// Mark cookies Secure: set when users reach the site over HTTPS (e.g. behind a TLS proxy).
+        #[arg(long, env = "DADONG_SECURE_COOKIES")]
+        secure_cookies: bool,
+    },
+    /// Create or update the schema (every command does this on an empty or older store).
+    Migrate,
+    /// Build the demo district into an empty store and print the demo users' passwords once.
+    Demo {
+        #[arg(long, default_value_t = dadong_demo::DEFAULT_SEED)]
+        seed: u64,
+    },
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The audit chain.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Write the whole store to FILE (a consistent snapshot, also of a live store).
+    Backup { file: PathBuf },
+    /// Load a backup written by `dadong backup` into this store.
+    Restore {
+        file: PathBuf,
+        /// Replace what the store holds (otherwise only an empty store is restored into).
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from --password or DADONG_PASSWORD, or generated and printed once.
+    Add {
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// citizen, enterprise, merchant, clerk, cadre, analyst, leader or admin
+        #[arg(long)]
+        role: String,
+        /// Department code (required for clerks).
+        #[arg(long)]
+        department: Option<String>,
+        /// Credit code of the company an enterprise agent or merchant acts for.
+        #[arg(long)]
+        company: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long, env = "DADONG_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// List users (personal data masked).
+    List,
+    /// Set a user's password and end their sessions.
+    Passwd {
+        username: String,
+        #[arg(long, env = "DADONG_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole chain; exits 1 and names the first broken record if it does not hold.
+    Verify,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DADONG_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    let ok = std::process::ExitCode::SUCCESS;
+    match cli.command {
+        Command::Serve { listen, demo, seed, secure_cookies } => {
+            let started = std::time::Instant::now();
+            let store = cli.store.open().await?;
+            if demo {
+                if dadong_demo::store_is_empty(&store).await? {
+                    let summary = dadong_demo::load(&store, seed).await?;
+                    print_logins(&summary);
+                } else {
+                    tracing::info!("the store already holds data; the demo is not loaded again");
+                }
+            }
+            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            let config = dadong_web::WebConfig { secure_cookies, ..Default::default() };
+            let state = dadong_web::AppState::new(store.clone(), config);
+            eprintln!("dadong serving http://{addr} on {} (ready in {} ms)", store.backend().name(), started.elapsed().as_millis());
+            dadong_web::serve(listener, state, shutdown_signal()).await?;
+            store.close().await;
+            Ok(ok)
+        }
+        Command::Migrate => {
+            let store = cli.store.open().await?;
+            let version = dadong_store::migrate::current_version(&store).await?;
+            println!("schema at version {version} on {}", store.backend().name());
+            Ok(ok)
+        }
+        Command::Demo { seed } => {
+            let store = cli.store.open().await?;
+            let summary = dadong_demo::load(&store, seed).await?;
+            print_logins(&summary);
+            Ok(ok)
+        }
+        Command::User(cmd) => {
+            let store = cli.store.open().await?;
+            user_command(&store, cmd).await?;
+            Ok(ok)
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let store = cli.store.open().await?;
+            let report = store.verify_audit().await?;
+            match report.first_break {
+                None => {
+                    println!("audit chain holds: {} records verified", report.records);
+                    Ok(ok)
+                }
+                Some(b) => {
+                    println!("audit chain BROKEN: {b}");
+                    Ok(std::process::ExitCode::from(1))
+                }
+            }
+        }
+        Command::Backup { file } => {
+            let store = cli.store.open().await?;
+            let out = std::fs::File::create(&file).with_context(|| format!("cannot create {}", file.display()))?;
+            let mut out = BufWriter::new(out);
+            let rows = store.backup(&mut out).await?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            println!("backed up {rows} rows to {}", file.display());
+            Ok(ok)
+        }
+        Command::Restore { file, replace } => {
+            let store = cli.store.open().await?;
+            let input = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let rows = store.restore(&mut BufReader::new(input), replace).await?;
+            println!("restored {rows} rows from {}", file.display());
+            Ok(ok)
+        }
+    }
+}
+
+async fn user_command(store: &Store, cmd: UserCommand) -> Result<()> {
+    let actor = Actor::cli();
+    match cmd {
+        UserCommand::Add { username, name, role, department, company, phone, password } => {
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (dadong_domain::crypto::random_token(12), true),
+            };
+            let user = store
+                .create_user(&actor, NewUser { username, display_name: name, password: password.clone(), role, department_code: department, company_code: company, phone, id_number: None })
+                .await?;
+            println!("created user {} ({}) with id {}", user.username, user.role, user.id);
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        UserCommand::List => {
+            println!("{:<6} {:<20} {:<12} {:<24} {:<20} {:<14} active", "id", "username", "role", "name", "company", "phone");
+            for u in store.users().await? {
+                println!(
+                    "{:<6} {:<20} {:<12} {:<24} {:<20} {:<14} {}",
+                    u.id,
+                    u.username,
+                    u.role.key(),
+                    u.display_name,
+                    u.company_code.unwrap_or_default(),
+                    u.phone_masked.unwrap_or_default(),
+                    if u.active { "yes" } else { "no" }
+                );
+            }
+        }
+        UserCommand::Passwd { username, password } => {
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (dadong_domain::crypto::random_token(12), true),
+            };
+            store.set_password(&actor, &username, &password).await?;
+            println!("password of {username} changed; their sessions are ended");
+            if generated {
+                println!("new password (shown once): {password}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_logins(summary: &dadong_demo::DemoSummary) {
+    println!("demo district built (seed {}): {} departments, one user per role", summary.seed, summary.departments);
+    println!("passwords are shown once; change them with `dadong user passwd NAME`");
+    for l in &summary.logins {
+        println!("  {:<12} {:<12} {}", l.role.key(), l.username, l.password);
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    eprintln!("shutting down");
+}

@@ -1,1 +1,214 @@
-//! placeholder
+//! Digital Dadong's storage: one schema on embedded SQLite (the default) and on PostgreSQL.
+//!
+//! This is the only crate that knows SQL. Both backends run the same statements through
+//! sqlx's `Any` driver wherever the dialects agree (`$1` placeholders, `RETURNING`,
+//! `ON CONFLICT`); where they differ, each backend's SQL is written out in its own branch.
+//! Every change of state goes through a [`Store`] method that appends to the audit chain in
+//! the same transaction, so a change and its audit record are committed together or not at all.
+
+#![forbid(unsafe_code)]
+
+pub mod accounts;
+pub mod audit;
+pub mod backup;
+pub mod migrate;
+pub mod sessions;
+
+use dadong_domain::crypto::{PiiCipher, PiiKey};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyConnection;
+use sqlx::{AnyPool, Executor};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use accounts::{Department, NewUser, User};
+pub use audit::{Actor, AuditBreak, AuditRecord};
+
+/// Which database a store runs on, picked once from the URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Everything that can go wrong in the store, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Input that breaks a rule; `field` names the form field or column.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The change would clash with what is stored (a duplicate name, say).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        StoreError::Invalid { field: field.into(), message: message.into() }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where the store lives: a data folder (SQLite file and keys) and optionally a database URL.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    /// The personal-data key in base64; when absent, `data_dir/pii.key` is used (and created).
+    pub pii_key: Option<String>,
+    pub max_connections: u32,
+}
+
+impl StoreConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, database_url: Option<String>) -> Self {
+        Self { data_dir: data_dir.into(), database_url, pii_key: None, max_connections: 16 }
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    pii: PiiCipher,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch, the store's unit of time.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+impl Store {
+    /// Opens the store, creating and migrating it when it is new or behind.
+    pub async fn open(config: &StoreConfig) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = match config.database_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => {
+                std::fs::create_dir_all(&config.data_dir)?;
+                let path = config.data_dir.join("dadong.db");
+                (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite)
+            }
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                (url.to_string(), Backend::Postgres)
+            }
+            Some(url) if url.starts_with("sqlite:") => (url.to_string(), Backend::Sqlite),
+            Some(url) => {
+                let scheme = url.split(':').next().unwrap_or(url);
+                return Err(StoreError::Config(format!(
+                    "unknown database URL scheme '{scheme}': use postgres://… or leave it out for SQLite in the data folder"
+                )));
+            }
+        };
+        let pii = PiiCipher::new(load_pii_key(config)?);
+        let mut options = AnyPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30));
+        if backend == Backend::Sqlite {
+            // The pragmas live here and nowhere else: WAL for concurrent readers, a busy
+            // timeout instead of immediate SQLITE_BUSY, foreign keys enforced, and a full
+            // sync so that an acknowledged write survives a crash.
+            options = options.after_connect(|conn: &mut AnyConnection, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await?;
+        let store = Store { pool, backend, pii };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn pii(&self) -> &PiiCipher {
+        &self.pii
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so that two writers queue on the busy timeout instead of one failing
+    /// when it upgrades a read lock.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}
+
+fn load_pii_key(config: &StoreConfig) -> Result<PiiKey> {
+    if let Some(text) = &config.pii_key {
+        return PiiKey::from_base64(text).map_err(|e| StoreError::Config(e.to_string()));
+    }
+    let path = config.data_dir.join("pii.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)?;
+        return PiiKey::from_base64(&text).map_err(|e| StoreError::Config(format!("{}: {e}", path.display())));
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let key = PiiKey::generate();
+    write_secret(&path, &key.to_base64())?;
+    tracing::info!(path = %path.display(), "created a new personal-data key; back it up with the database");
+    Ok(key)
+}
+
+fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}

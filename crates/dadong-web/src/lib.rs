@@ -1,1 +1,209 @@
-//! placeholder
+//! Digital Dadong's web layer: the only crate that knows HTTP and HTML.
+//!
+//! [`app`] builds the whole router from an [`AppState`] without a socket, so tests can drive
+//! it directly; [`serve`] runs it on a listener. Every route is mounted with the [`Action`]
+//! it performs, and the guard in [`auth`] checks that action (and CSRF) before the handler.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod i18n;
+pub mod pages;
+pub mod policy;
+pub mod templates;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use dadong_store::Store;
+use error::{ApiError, ErrorKind, PageError};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use policy::Action;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use auth::Principal;
+
+/// The web layer's settings, every limit explicit.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mark cookies `Secure`; set whenever the site is reached over TLS (directly or behind a proxy).
+    pub secure_cookies: bool,
+    /// The largest request body any route accepts.
+    pub body_limit_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self { secure_cookies: false, body_limit_bytes: 1024 * 1024, request_timeout: Duration::from_secs(30) }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<WebConfig>,
+    pub started: Instant,
+    metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: WebConfig) -> Self {
+        Self { store, config: Arc::new(config), started: Instant::now(), metrics: metrics_handle() }
+    }
+}
+
+/// The process-wide Prometheus recorder, installed once however many apps a process builds.
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may be installed already (by an embedding program); then ours
+            // only renders what it records, which is nothing, and the program's wins.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Mounts a route behind the guard with the action it performs.
+fn guarded(action: Action, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route.route_layer(middleware::from_fn(move |req: Request, next: Next| auth::guard(action, req, next)))
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    use Action::*;
+    let pages = Router::new()
+        .route("/", guarded(Public, get(pages::root)))
+        .route("/login", guarded(Public, get(pages::login_page).post(pages::login_submit)))
+        .route("/logout", guarded(SignedIn, post(pages::logout)))
+        .route("/lang/{lang}", guarded(Public, get(pages::set_lang)))
+        .route("/home", guarded(SignedIn, get(pages::home)))
+        .route("/admin/users", guarded(ManageUsers, get(pages::users).post(pages::users_create)))
+        .route("/admin/departments", guarded(ManageDepartments, get(pages::departments).post(pages::departments_create)))
+        .route("/audit", guarded(ViewAudit, get(pages::audit)));
+    let api = Router::new()
+        .route("/api/v1/session", guarded(Public, post(api::login)).merge(guarded(SignedIn, axum::routing::delete(api::logout))))
+        .route("/api/v1/me", guarded(SignedIn, get(api::me)))
+        .route("/api/v1/users", guarded(ManageUsers, get(api::users).post(api::create_user)))
+        .route("/api/v1/departments", guarded(ViewDepartments, get(api::departments)).merge(guarded(ManageDepartments, post(api::create_department))))
+        .route("/api/v1/audit", guarded(ViewAudit, get(api::audit)))
+        .route("/api/v1/audit/verify", guarded(ViewAudit, get(api::audit_verify)))
+        .route("/api/v1/calendar/working-days", guarded(Public, get(api::working_days)))
+        .route("/api/openapi.json", guarded(Public, get(api::openapi)));
+    let ops = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .route("/static/{file}", get(static_file));
+    let body_limit = state.config.body_limit_bytes;
+    let timeout = state.config.request_timeout;
+    pages
+        .merge(api)
+        .merge(ops)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::session_layer))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn(security_headers))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(CatchPanicLayer::custom(|_| ApiError::new(ErrorKind::Internal, "internal error").into_response()))
+        .with_state(state)
+}
+
+/// Serves the application until `shutdown` completes, then drains connections.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+}
+
+/// The client's address as the socket saw it (`unknown` when driven without a socket).
+pub fn client_addr(req: &Request) -> String {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+/// A stored time shown in Asia/Shanghai, RFC 3339.
+pub fn format_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.in_tz("Asia/Shanghai").map(|z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()).unwrap_or_else(|_| t.to_string()))
+        .unwrap_or_default()
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    let db = state.store.ping().await;
+    let body = serde_json::json!({"status": if db { "ok" } else { "degraded" }, "database": state.store.backend().name(), "database_ok": db, "uptime_s": state.started.elapsed().as_secs()});
+    let status = if db { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let response = next.run(req).await;
+    let labels = [("method", method), ("route", route), ("status", response.status().as_u16().to_string())];
+    metrics::counter!("dadong_http_requests_total", &labels).increment(1);
+    metrics::histogram!("dadong_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    response
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"),
+    );
+    r
+}
+
+/// The vendored front-end files, compiled in so the binary stands alone.
+const STATIC_FILES: &[(&str, &str, &[u8])] = &[
+    ("htmx.min.js", "text/javascript; charset=utf-8", include_bytes!("../static/htmx.min.js")),
+    ("app.css", "text/css; charset=utf-8", include_bytes!("../static/app.css")),
+];
+
+async fn static_file(axum::extract::Path(file): axum::extract::Path<String>, auth::Ctx(ctx): auth::Ctx) -> Response {
+    match STATIC_FILES.iter().find(|(name, _, _)| *name == file) {
+        Some((_, mime, bytes)) => ([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "public, max-age=3600")], *bytes).into_response(),
+        None => PageError::new(ErrorKind::NotFound, format!("no file '{file}'"), ctx.lang).into_response(),
+    }
+}
+
+async fn not_found(req: Request) -> Response {
+    let ctx = auth::context(req.extensions());
+    let path = req.uri().path().to_string();
+    if auth::is_api(&path) {
+        ApiError::new(ErrorKind::NotFound, format!("no route {path}")).into_response()
+    } else {
+        PageError::new(ErrorKind::NotFound, path, ctx.lang).into_response()
+    }
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let ctx = auth::context(req.extensions());
+    let msg = format!("{} is not allowed on {}", req.method(), req.uri().path());
+    if auth::is_api(req.uri().path()) {
+        ApiError::new(ErrorKind::MethodNotAllowed, msg).into_response()
+    } else {
+        PageError::new(ErrorKind::MethodNotAllowed, msg, ctx.lang).into_response()
+    }
+}
