@@ -19,7 +19,8 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, post};
 use dadong_store::Store;
 use error::{ApiError, ErrorKind, PageError};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -77,40 +78,64 @@ fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Mounts a route behind the guard with the action it performs.
-fn guarded(action: Action, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    route.route_layer(middleware::from_fn(move |req: Request, next: Next| auth::guard(action, req, next)))
+/// One route: its method, path, the action it performs (which the guard checks), and handler.
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub action: Action,
+    handler: MethodRouter<AppState>,
+}
+
+fn r(method: Method, path: &'static str, action: Action, handler: MethodRouter<AppState>) -> RouteSpec {
+    RouteSpec { method, path, action, handler }
+}
+
+/// Every guarded route of the application. The router is built from this list alone, so the
+/// list is the whole truth about who may call what (tests walk it with every role).
+pub fn routes() -> Vec<RouteSpec> {
+    use Action::*;
+    use Method as M;
+    vec![
+        r(M::GET, "/", Public, get(pages::root)),
+        r(M::GET, "/login", Public, get(pages::login_page)),
+        r(M::POST, "/login", Public, post(pages::login_submit)),
+        r(M::POST, "/logout", SignedIn, post(pages::logout)),
+        r(M::GET, "/lang/{lang}", Public, get(pages::set_lang)),
+        r(M::GET, "/home", SignedIn, get(pages::home)),
+        r(M::GET, "/admin/users", ManageUsers, get(pages::users)),
+        r(M::POST, "/admin/users", ManageUsers, post(pages::users_create)),
+        r(M::GET, "/admin/departments", ManageDepartments, get(pages::departments)),
+        r(M::POST, "/admin/departments", ManageDepartments, post(pages::departments_create)),
+        r(M::GET, "/audit", ViewAudit, get(pages::audit)),
+        r(M::POST, "/api/v1/session", Public, post(api::login)),
+        r(M::DELETE, "/api/v1/session", SignedIn, delete(api::logout)),
+        r(M::GET, "/api/v1/me", SignedIn, get(api::me)),
+        r(M::GET, "/api/v1/users", ManageUsers, get(api::users)),
+        r(M::POST, "/api/v1/users", ManageUsers, post(api::create_user)),
+        r(M::GET, "/api/v1/departments", ViewDepartments, get(api::departments)),
+        r(M::POST, "/api/v1/departments", ManageDepartments, post(api::create_department)),
+        r(M::GET, "/api/v1/audit", ViewAudit, get(api::audit)),
+        r(M::GET, "/api/v1/audit/verify", ViewAudit, get(api::audit_verify)),
+        r(M::GET, "/api/v1/calendar/working-days", Public, get(api::working_days)),
+        r(M::GET, "/api/openapi.json", Public, get(api::openapi)),
+    ]
 }
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
-    use Action::*;
-    let pages = Router::new()
-        .route("/", guarded(Public, get(pages::root)))
-        .route("/login", guarded(Public, get(pages::login_page).post(pages::login_submit)))
-        .route("/logout", guarded(SignedIn, post(pages::logout)))
-        .route("/lang/{lang}", guarded(Public, get(pages::set_lang)))
-        .route("/home", guarded(SignedIn, get(pages::home)))
-        .route("/admin/users", guarded(ManageUsers, get(pages::users).post(pages::users_create)))
-        .route("/admin/departments", guarded(ManageDepartments, get(pages::departments).post(pages::departments_create)))
-        .route("/audit", guarded(ViewAudit, get(pages::audit)));
-    let api = Router::new()
-        .route("/api/v1/session", guarded(Public, post(api::login)).merge(guarded(SignedIn, axum::routing::delete(api::logout))))
-        .route("/api/v1/me", guarded(SignedIn, get(api::me)))
-        .route("/api/v1/users", guarded(ManageUsers, get(api::users).post(api::create_user)))
-        .route("/api/v1/departments", guarded(ViewDepartments, get(api::departments)).merge(guarded(ManageDepartments, post(api::create_department))))
-        .route("/api/v1/audit", guarded(ViewAudit, get(api::audit)))
-        .route("/api/v1/audit/verify", guarded(ViewAudit, get(api::audit_verify)))
-        .route("/api/v1/calendar/working-days", guarded(Public, get(api::working_days)))
-        .route("/api/openapi.json", guarded(Public, get(api::openapi)));
+    let mut guarded: Router<AppState> = Router::new();
+    for spec in routes() {
+        let action = spec.action;
+        let handler = spec.handler.route_layer(middleware::from_fn(move |req: Request, next: Next| auth::guard(action, req, next)));
+        guarded = guarded.route(spec.path, handler);
+    }
     let ops = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/static/{file}", get(static_file));
     let body_limit = state.config.body_limit_bytes;
     let timeout = state.config.request_timeout;
-    pages
-        .merge(api)
+    guarded
         .merge(ops)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

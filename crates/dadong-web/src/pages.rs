@@ -6,7 +6,6 @@ use crate::error::{ErrorKind, PageError, from_store};
 use crate::i18n::{Lang, T};
 use crate::templates::*;
 use crate::{AppState, client_addr};
-use axum::Form;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -284,8 +283,67 @@ pub async fn audit(State(state): State<AppState>, Signed(p, lang): Signed, Query
     Ok(render(&AuditPage { t, nav: Nav::for_user(&p, "/audit"), records: rows, verify, older }))
 }
 
-/// Reads a URL-encoded form, with axum's rejection turned into a message for the page.
+/// Reads a URL-encoded form. Text that is not UTF-8, raw or percent-encoded, is refused
+/// rather than patched with replacement characters, so nothing garbled is ever stored.
 async fn read_form<F: serde::de::DeserializeOwned>(req: Request) -> Result<F, String> {
-    use axum::extract::FromRequest;
-    Form::<F>::from_request(req, &()).await.map(|Form(f)| f).map_err(|e| e.body_text())
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err("send the form as application/x-www-form-urlencoded".into());
+    }
+    let bytes = axum::body::to_bytes(req.into_body(), crate::auth::FORM_BODY_MAX_BYTES).await.map_err(|_| "the form is too large".to_string())?;
+    if !form_is_utf8(&bytes) {
+        return Err("the form's text is not UTF-8".into());
+    }
+    serde_urlencoded::from_bytes(&bytes).map_err(|e| format!("the form could not be read: {e}"))
+}
+
+/// True when the form body and every percent-encoded sequence in it decode to UTF-8.
+fn form_is_utf8(bytes: &[u8]) -> bool {
+    if std::str::from_utf8(bytes).is_err() {
+        return false;
+    }
+    bytes.split(|b| *b == b'&' || *b == b'=').all(|part| {
+        let mut decoded = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'%' if i + 2 < part.len() => {
+                    match std::str::from_utf8(&part[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(b) => decoded.push(b),
+                        None => return false,
+                    }
+                    i += 3;
+                }
+                b'%' => return false,
+                b'+' => {
+                    decoded.push(b' ');
+                    i += 1;
+                }
+                b => {
+                    decoded.push(b);
+                    i += 1;
+                }
+            }
+        }
+        std::str::from_utf8(&decoded).is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn forms_must_be_utf8_raw_and_percent_encoded() {
+        use super::form_is_utf8 as ok;
+        assert!(ok(b"a=1&b=%E5%A4%A7&c=x+y"));
+        assert!(ok("name=大东".as_bytes()));
+        assert!(!ok(b"a=%FF%FE"));
+        assert!(!ok(&[b'a', b'=', 0xff]));
+        assert!(!ok(b"a=%E5%A4"), "a cut-off sequence");
+        assert!(!ok(b"a=%G1"));
+        assert!(!ok(b"a=%4"));
+    }
 }

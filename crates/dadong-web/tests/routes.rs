@@ -1,0 +1,335 @@
+//! Every route with every role (and with none) gets exactly the intended answer, and malformed
+//! requests get a clear 4xx, never a 500 or a half-written record. Runs the real server on a
+//! loopback port over a fresh database, on SQLite and on PostgreSQL.
+
+use dadong_domain::Role;
+use dadong_testkit::{Backend, TestApp, on_both_backends};
+use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+const ANON_CSRF: &str = "anonymous-form-token";
+
+/// Someone calling the server: anonymous, or signed in with a session cookie and CSRF token.
+#[derive(Clone)]
+struct Caller {
+    role: Option<Role>,
+    session: Option<String>,
+    csrf: String,
+}
+
+impl Caller {
+    fn anonymous() -> Caller {
+        Caller { role: None, session: None, csrf: ANON_CSRF.into() }
+    }
+
+    fn cookie(&self) -> String {
+        match &self.session {
+            Some(s) => format!("dadong_session={s}"),
+            None => format!("dadong_precsrf={ANON_CSRF}"),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Body {
+    None,
+    /// URL-encoded form; the caller's CSRF token is added.
+    Form(&'static str),
+    /// JSON; the caller's CSRF token goes in the header.
+    Json(&'static str),
+}
+
+fn client() -> Client {
+    Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn call(app: &TestApp, caller: &Caller, method: Method, path: &str, body: Body) -> reqwest::Response {
+    let mut req = client().request(method, app.url(path)).header(COOKIE, caller.cookie());
+    req = match body {
+        Body::None => req,
+        Body::Form(f) => {
+            let f = f.replace("{who}", caller.role.map_or("anonymous", |r| r.key()));
+            let sep = if f.is_empty() { "" } else { "&" };
+            req.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(format!("{f}{sep}csrf_token={}", caller.csrf))
+        }
+        Body::Json(j) => {
+            let j = j.replace("{who}", caller.role.map_or("anonymous", |r| r.key()));
+            req.header(CONTENT_TYPE, "application/json").header("x-csrf-token", &caller.csrf).body(j)
+        }
+    };
+    req.send().await.unwrap()
+}
+
+async fn sign_in(app: &TestApp, username: &str, password: &str, role: Role) -> Caller {
+    let r = client().post(app.url("/api/v1/session")).json(&json!({"username": username, "password": password})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "sign in {username}");
+    let cookie = r.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).find(|c| c.starts_with("dadong_session=")).unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let session = cookie.trim_start_matches("dadong_session=").split(';').next().unwrap().to_string();
+    let body: Value = r.json().await.unwrap();
+    Caller { role: Some(role), session: Some(session), csrf: body["csrf_token"].as_str().unwrap().to_string() }
+}
+
+/// The intended answer for a route, by who calls it.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// A page for these roles: anonymous callers are sent to sign in (303), others refused (403).
+    Page(&'static [Role], u16),
+    /// An API call for these roles: anonymous 401, others 403.
+    Api(&'static [Role], u16),
+    /// The same answer for everyone.
+    All(u16),
+    /// One answer when anonymous, another when signed in.
+    Split { anonymous: u16, signed_in: u16 },
+}
+
+impl Expect {
+    fn status(self, role: Option<Role>) -> u16 {
+        match (self, role) {
+            (Expect::Page(..), None) => 303,
+            (Expect::Api(..), None) => 401,
+            (Expect::Page(roles, ok), Some(r)) | (Expect::Api(roles, ok), Some(r)) => {
+                if roles.contains(&r) { ok } else { 403 }
+            }
+            (Expect::All(s), _) => s,
+            (Expect::Split { anonymous, .. }, None) => anonymous,
+            (Expect::Split { signed_in, .. }, Some(_)) => signed_in,
+        }
+    }
+}
+
+use Role::*;
+const EVERYONE: &[Role] = &Role::ALL;
+const ADMIN: &[Role] = &[Admin];
+const AUDITORS: &[Role] = &[Admin, Leader];
+const STAFF: &[Role] = &[Clerk, Cadre, Analyst, Leader, Admin];
+
+/// `(method, route as mounted, concrete path, body, intended answer, ends the session)`.
+fn table() -> Vec<(Method, &'static str, &'static str, Body, Expect, bool)> {
+    let get = Method::GET;
+    let post = Method::POST;
+    vec![
+        (get.clone(), "/", "/", Body::None, Expect::All(303), false),
+        (get.clone(), "/login", "/login", Body::None, Expect::Split { anonymous: 200, signed_in: 303 }, false),
+        (post.clone(), "/login", "/login", Body::Form("username=nobody-{who}&password=wrong-password"), Expect::All(401), false),
+        (get.clone(), "/lang/{lang}", "/lang/en?next=/home", Body::None, Expect::All(303), false),
+        (get.clone(), "/home", "/home", Body::None, Expect::Page(EVERYONE, 200), false),
+        (get.clone(), "/admin/users", "/admin/users", Body::None, Expect::Page(ADMIN, 200), false),
+        (post.clone(), "/admin/users", "/admin/users", Body::Form("username=&password=x&role=nobody"), Expect::Page(ADMIN, 422), false),
+        (get.clone(), "/admin/departments", "/admin/departments", Body::None, Expect::Page(ADMIN, 200), false),
+        (post.clone(), "/admin/departments", "/admin/departments", Body::Form("code=BAD CODE&name_zh=&name_en="), Expect::Page(ADMIN, 422), false),
+        (get.clone(), "/audit", "/audit", Body::None, Expect::Page(AUDITORS, 200), false),
+        (get.clone(), "/audit", "/audit?verify=1", Body::None, Expect::Page(AUDITORS, 200), false),
+        (post.clone(), "/api/v1/session", "/api/v1/session", Body::Json(r#"{"username":"nobody-{who}","password":"wrong-password"}"#), Expect::All(401), false),
+        (get.clone(), "/api/v1/me", "/api/v1/me", Body::None, Expect::Api(EVERYONE, 200), false),
+        (get.clone(), "/api/v1/users", "/api/v1/users", Body::None, Expect::Api(ADMIN, 200), false),
+        (post.clone(), "/api/v1/users", "/api/v1/users", Body::Json("{}"), Expect::Api(ADMIN, 422), false),
+        (get.clone(), "/api/v1/departments", "/api/v1/departments", Body::None, Expect::Api(STAFF, 200), false),
+        (post.clone(), "/api/v1/departments", "/api/v1/departments", Body::Json(r#"{"code":"","name_zh":"","name_en":""}"#), Expect::Api(ADMIN, 422), false),
+        (get.clone(), "/api/v1/audit", "/api/v1/audit?limit=5", Body::None, Expect::Api(AUDITORS, 200), false),
+        (get.clone(), "/api/v1/audit/verify", "/api/v1/audit/verify", Body::None, Expect::Api(AUDITORS, 200), false),
+        (get.clone(), "/api/v1/calendar/working-days", "/api/v1/calendar/working-days?from=2022-09-30&days=1", Body::None, Expect::All(200), false),
+        (get.clone(), "/api/openapi.json", "/api/openapi.json", Body::None, Expect::All(200), false),
+        (get.clone(), "/healthz", "/healthz", Body::None, Expect::All(200), false),
+        (get.clone(), "/metrics", "/metrics", Body::None, Expect::All(200), false),
+        (get.clone(), "/static/{file}", "/static/app.css", Body::None, Expect::All(200), false),
+        (get.clone(), "/static/{file}", "/static/htmx.min.js", Body::None, Expect::All(200), false),
+        (get.clone(), "/static/{file}", "/static/missing.js", Body::None, Expect::All(404), false),
+        (get.clone(), "(unknown)", "/no/such/page", Body::None, Expect::All(404), false),
+        (get.clone(), "(unknown)", "/api/v1/no-such-thing", Body::None, Expect::All(404), false),
+        (Method::DELETE, "(unknown)", "/home", Body::None, Expect::All(405), false),
+        (Method::PUT, "(unknown)", "/api/v1/users", Body::Json("{}"), Expect::All(405), false),
+        // Last: these end the caller's session, which is opened again afterwards.
+        (Method::DELETE, "/api/v1/session", "/api/v1/session", Body::Json(""), Expect::Api(EVERYONE, 204), true),
+        (post.clone(), "/logout", "/logout", Body::Form(""), Expect::Page(EVERYONE, 303), true),
+    ]
+}
+
+async fn every_route_with_every_role_gets_exactly_the_intended_answer(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "route matrix").await else { return };
+    let demo = dadong_demo::load(&app.store, dadong_demo::DEFAULT_SEED).await.unwrap();
+    let table = table();
+
+    // The table covers every route the application mounts.
+    for spec in dadong_web::routes() {
+        assert!(
+            table.iter().any(|(m, route, ..)| *m == spec.method && *route == spec.path),
+            "route {} {} is missing from the table",
+            spec.method,
+            spec.path
+        );
+    }
+
+    let mut failures = Vec::new();
+    let mut callers = vec![Caller::anonymous()];
+    for login in &demo.logins {
+        callers.push(sign_in(&app, &login.username, &login.password, login.role).await);
+    }
+    for caller in callers.iter_mut() {
+        for (method, _, path, body, expect, ends_session) in &table {
+            let r = call(&app, caller, method.clone(), path, *body).await;
+            let got = r.status().as_u16();
+            let want = expect.status(caller.role);
+            if got != want {
+                failures.push(format!("{:?} {method} {path}: got {got}, want {want}", caller.role.map(|r| r.key())));
+            }
+            if *ends_session && caller.role.is_some() {
+                let login = demo.logins.iter().find(|l| Some(l.role) == caller.role).unwrap();
+                *caller = sign_in(&app, &login.username, &login.password, login.role).await;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "unintended answers:\n{}", failures.join("\n"));
+}
+
+async fn malformed_requests_get_a_clear_4xx_and_change_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "malformed requests").await else { return };
+    let demo = dadong_demo::load(&app.store, dadong_demo::DEFAULT_SEED).await.unwrap();
+    let admin_login = demo.logins.iter().find(|l| l.role == Admin).unwrap();
+    let admin = sign_in(&app, &admin_login.username, &admin_login.password, Admin).await;
+    let departments_before = app.store.departments().await.unwrap().len();
+    let users_before = app.store.users().await.unwrap().len();
+    let audit_before = app.store.verify_audit().await.unwrap().records;
+
+    let huge_json: &'static str = Box::leak(format!(r#"{{"code":"x","name_zh":"{}","name_en":"y"}}"#, "大".repeat(700_000)).into_boxed_str());
+    let huge_form: &'static str = Box::leak(format!("code=x&name_zh={}&name_en=y", "a".repeat(300_000)).into_boxed_str());
+    let cases: Vec<(&str, Method, &str, Body, u16, &str)> = vec![
+        ("bad JSON", Method::POST, "/api/v1/departments", Body::Json(r#"{"code": "x", "#), 400, "bad_request"),
+        ("wrong types", Method::POST, "/api/v1/departments", Body::Json(r#"{"code": 1, "name_zh": true, "name_en": []}"#), 422, "validation_failed"),
+        ("unknown field", Method::POST, "/api/v1/departments", Body::Json(r#"{"code":"x","name_zh":"x","name_en":"x","admin":true}"#), 422, "validation_failed"),
+        ("a JSON array", Method::POST, "/api/v1/users", Body::Json("[1,2,3]"), 422, "validation_failed"),
+        ("oversize JSON body", Method::POST, "/api/v1/departments", Body::Json(huge_json), 413, "payload_too_large"),
+        ("bad credit code", Method::POST, "/api/v1/users", Body::Json(r#"{"username":"agent2","display_name":"x","password":"long-enough-1","role":"enterprise","company_code":"91350100M000100Y42"}"#), 422, "validation_failed"),
+        ("bad resident ID", Method::POST, "/api/v1/users", Body::Json(r#"{"username":"citizen2","display_name":"x","password":"long-enough-1","role":"citizen","id_number":"110105194912310021"}"#), 422, "validation_failed"),
+        ("bad query type", Method::GET, "/api/v1/audit?limit=many", Body::None, 400, "bad_request"),
+        ("bad date", Method::GET, "/api/v1/calendar/working-days?from=2022-13-01&days=1", Body::None, 422, "validation_failed"),
+        ("unknown API route", Method::GET, "/api/v1/nothing/here", Body::None, 404, "not_found"),
+    ];
+    for (name, method, path, body, want, code) in cases {
+        let r = call(&app, &admin, method, path, body).await;
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, want, "{name}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{name}: not JSON: {text}"));
+        assert_eq!(v["error"]["code"], code, "{name}: {text}");
+    }
+
+    // No Content-Type on an API call.
+    let r = client().post(app.url("/api/v1/departments")).header(COOKIE, admin.cookie()).header("x-csrf-token", &admin.csrf).body("{}").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+
+    // CSRF: a wrong or missing token is refused, for API calls and for forms alike.
+    let mut forged = admin.clone();
+    forged.csrf = "forged".into();
+    let r = call(&app, &forged, Method::POST, "/api/v1/departments", Body::Json(r#"{"code":"forged","name_zh":"伪","name_en":"Forged"}"#)).await;
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "csrf_failed");
+    let r = call(&app, &forged, Method::POST, "/admin/departments", Body::Form("code=forged&name_zh=伪&name_en=Forged")).await;
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.unwrap().contains("csrf_failed"));
+    let r = client()
+        .post(app.url("/admin/departments"))
+        .header(COOKIE, admin.cookie())
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("code=forged&name_zh=x&name_en=y")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403, "a form without its token");
+    let r = call(&app, &Caller { role: None, session: None, csrf: "other".into() }, Method::POST, "/login", Body::Form("username=admin&password=x")).await;
+    assert_eq!(r.status().as_u16(), 403, "a login form whose token does not match its cookie");
+
+    // Oversize and non-UTF-8 forms.
+    let r = call(&app, &admin, Method::POST, "/admin/departments", Body::Form(huge_form)).await;
+    assert_eq!(r.status().as_u16(), 413);
+    let r = client()
+        .post(app.url("/admin/departments"))
+        .header(COOKIE, admin.cookie())
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body([b"code=x&name_zh=".as_slice(), &[0xff, 0xfe], format!("&name_en=y&csrf_token={}", admin.csrf).as_bytes()].concat())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "non-UTF-8 form: {}", r.status());
+
+    // An unknown page is a page, not JSON.
+    let r = call(&app, &admin, Method::GET, "/no/such/page", Body::None).await;
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(r.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+
+    // Nothing was written by any of it.
+    assert_eq!(app.store.departments().await.unwrap().len(), departments_before);
+    assert_eq!(app.store.users().await.unwrap().len(), users_before);
+    let audit = app.store.verify_audit().await.unwrap();
+    assert_eq!(audit.records, audit_before);
+    assert!(audit.first_break.is_none());
+}
+
+async fn forms_and_api_create_records_that_are_audited(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "create through the web").await else { return };
+    let demo = dadong_demo::load(&app.store, dadong_demo::DEFAULT_SEED).await.unwrap();
+    let admin_login = demo.logins.iter().find(|l| l.role == Admin).unwrap();
+    let admin = sign_in(&app, &admin_login.username, &admin_login.password, Admin).await;
+
+    let r = call(&app, &admin, Method::POST, "/admin/departments", Body::Form("code=urban_renewal&name_zh=城市更新局&name_en=Urban+Renewal+Bureau")).await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(app.store.departments().await.unwrap().iter().any(|d| d.code == "urban_renewal"));
+
+    let r = call(
+        &app,
+        &admin,
+        Method::POST,
+        "/api/v1/users",
+        Body::Json(r#"{"username":"clerk2","display_name":"李四","password":"long-enough-1","role":"clerk","department":"urban_renewal","phone":"13900001111"}"#),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 201);
+    let user: Value = r.json().await.unwrap();
+    assert_eq!(user["phone"], "139****1111");
+
+    let records = app.store.audit_records(2, None).await.unwrap();
+    assert_eq!(records[0].action, "user.create");
+    assert_eq!(records[1].action, "department.create");
+    assert!(!records[0].after.as_ref().unwrap().to_string().contains("13900001111"), "no personal data in clear in the chain");
+    assert!(app.store.verify_audit().await.unwrap().first_break.is_none());
+}
+
+async fn repeated_failed_sign_ins_are_throttled(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "login throttling").await else { return };
+    let demo = dadong_demo::load(&app.store, dadong_demo::DEFAULT_SEED).await.unwrap();
+    let leader = demo.logins.iter().find(|l| l.role == Leader).unwrap();
+    for _ in 0..dadong_store::sessions::FAILURES_PER_ACCOUNT_MAX {
+        let r = client().post(app.url("/api/v1/session")).json(&json!({"username": "leader", "password": "wrong-password"})).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    // Now even the right password waits.
+    let r = client().post(app.url("/api/v1/session")).json(&json!({"username": "leader", "password": leader.password})).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let r = call(&app, &Caller::anonymous(), Method::POST, "/login", Body::Form("username=leader&password=wrong")).await;
+    assert_eq!(r.status().as_u16(), 429);
+}
+
+async fn the_openapi_document_lists_every_api_route(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, "openapi").await else { return };
+    let doc: Value = client().get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for spec in dadong_web::routes().into_iter().filter(|s| s.path.starts_with("/api/v1/")) {
+        let method = spec.method.as_str().to_ascii_lowercase();
+        assert!(doc["paths"][spec.path][&method].is_object(), "{} {} is not in the OpenAPI document", spec.method, spec.path);
+    }
+    let metrics = client().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("dadong_http_requests_total"), "{metrics}");
+    let due: Value = client().get(app.url("/api/v1/calendar/working-days?from=2022-09-30&days=1")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(due["due"], "2022-10-08");
+    assert_eq!(due["provisional"], false);
+}
+
+on_both_backends!(
+    every_route_with_every_role_gets_exactly_the_intended_answer,
+    malformed_requests_get_a_clear_4xx_and_change_nothing,
+    forms_and_api_create_records_that_are_audited,
+    repeated_failed_sign_ins_are_throttled,
+    the_openapi_document_lists_every_api_route,
+);
