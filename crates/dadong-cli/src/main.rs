@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+mod economy;
+
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use dadong_store::{Actor, NewUser, Store, StoreConfig};
@@ -67,6 +69,26 @@ enum Command {
         #[arg(long, default_value_t = dadong_demo::DEFAULT_SEED)]
         seed: u64,
     },
+    /// Import one exchange file (CSV or XLSX, SPEC section 9), all or nothing.
+    Import {
+        #[arg(value_enum)]
+        kind: economy::ImportKind,
+        file: PathBuf,
+    },
+    /// Write the district's bulletin for January to --through.
+    Report {
+        /// The last month, YYYY-MM.
+        #[arg(long)]
+        through: String,
+        #[arg(long, value_enum, default_value = "all")]
+        format: economy::ReportFormat,
+        /// The folder for the files (default ./report-YYYY-MM).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Measure the platform's speed against a plain baseline in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -116,6 +138,16 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum BenchCommand {
+    /// The bulletin through every stored month, beside one plain SQL GROUP BY over the raw rows.
+    Bulletin {
+        /// Print the figures as one line of JSON on standard output too.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Check the whole chain; exits 1 and names the first broken record if it does not hold.
     Verify,
@@ -140,7 +172,12 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<std::process::ExitCode> {
     let ok = std::process::ExitCode::SUCCESS;
     match cli.command {
-        Command::Serve { listen, demo, seed, secure_cookies } => {
+        Command::Serve {
+            listen,
+            demo,
+            seed,
+            secure_cookies,
+        } => {
             let started = std::time::Instant::now();
             let store = cli.store.open().await?;
             if demo {
@@ -151,11 +188,20 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     tracing::info!("the store already holds data; the demo is not loaded again");
                 }
             }
-            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
-            let config = dadong_web::WebConfig { secure_cookies, ..Default::default() };
+            let config = dadong_web::WebConfig {
+                secure_cookies,
+                ..Default::default()
+            };
             let state = dadong_web::AppState::new(store.clone(), config);
-            eprintln!("dadong serving http://{addr} on {} (ready in {} ms)", store.backend().name(), started.elapsed().as_millis());
+            eprintln!(
+                "dadong serving http://{addr} on {} (ready in {} ms)",
+                store.backend().name(),
+                started.elapsed().as_millis()
+            );
             dadong_web::serve(listener, state, shutdown_signal()).await?;
             store.close().await;
             Ok(ok)
@@ -170,6 +216,20 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let store = cli.store.open().await?;
             let summary = dadong_demo::load(&store, seed).await?;
             print_logins(&summary);
+            Ok(ok)
+        }
+        Command::Import { kind, file } => {
+            let store = cli.store.open().await?;
+            economy::import_file(&store, kind, &file).await
+        }
+        Command::Report { through, format, out } => {
+            let store = cli.store.open().await?;
+            economy::write_report(&store, &through, format, out).await?;
+            Ok(ok)
+        }
+        Command::Bench(BenchCommand::Bulletin { json }) => {
+            let store = cli.store.open().await?;
+            economy::bench_bulletin(&store, json).await?;
             Ok(ok)
         }
         Command::User(cmd) => {
@@ -213,13 +273,33 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
 async fn user_command(store: &Store, cmd: UserCommand) -> Result<()> {
     let actor = Actor::cli();
     match cmd {
-        UserCommand::Add { username, name, role, department, company, phone, password } => {
+        UserCommand::Add {
+            username,
+            name,
+            role,
+            department,
+            company,
+            phone,
+            password,
+        } => {
             let (password, generated) = match password {
                 Some(p) => (p, false),
                 None => (dadong_domain::crypto::random_token(12), true),
             };
             let user = store
-                .create_user(&actor, NewUser { username, display_name: name, password: password.clone(), role, department_code: department, company_code: company, phone, id_number: None })
+                .create_user(
+                    &actor,
+                    NewUser {
+                        username,
+                        display_name: name,
+                        password: password.clone(),
+                        role,
+                        department_code: department,
+                        company_code: company,
+                        phone,
+                        id_number: None,
+                    },
+                )
                 .await?;
             println!("created user {} ({}) with id {}", user.username, user.role, user.id);
             if generated {
@@ -227,7 +307,10 @@ async fn user_command(store: &Store, cmd: UserCommand) -> Result<()> {
             }
         }
         UserCommand::List => {
-            println!("{:<6} {:<20} {:<12} {:<24} {:<20} {:<14} active", "id", "username", "role", "name", "company", "phone");
+            println!(
+                "{:<6} {:<20} {:<12} {:<24} {:<20} {:<14} active",
+                "id", "username", "role", "name", "company", "phone"
+            );
             for u in store.users().await? {
                 println!(
                     "{:<6} {:<20} {:<12} {:<24} {:<20} {:<14} {}",
@@ -257,7 +340,10 @@ async fn user_command(store: &Store, cmd: UserCommand) -> Result<()> {
 }
 
 fn print_logins(summary: &dadong_demo::DemoSummary) {
-    println!("demo district built (seed {}): {} departments, one user per role", summary.seed, summary.departments);
+    println!(
+        "demo district built (seed {}): {} departments, one user per role",
+        summary.seed, summary.departments
+    );
     println!("passwords are shown once; change them with `dadong user passwd NAME`");
     for l in &summary.logins {
         println!("  {:<12} {:<12} {}", l.role.key(), l.username, l.password);

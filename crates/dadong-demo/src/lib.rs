@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod economy;
+
 use dadong_domain::crypto::random_token;
 use dadong_domain::{CreditCode, ResidentId, Role};
 use dadong_store::{Actor, NewUser, Result, Store};
@@ -51,6 +53,7 @@ pub struct DemoSummary {
     pub seed: u64,
     pub departments: usize,
     pub logins: Vec<DemoLogin>,
+    pub economy: economy::EconomySummary,
 }
 
 /// A valid credit code of a company registered in Dadong, drawn from `rng`.
@@ -62,9 +65,32 @@ pub fn credit_code(rng: &mut impl Rng) -> CreditCode {
     CreditCode::parse(&format!("{body}{check}")).expect("built valid")
 }
 
+/// A valid credit code with the given two-character prefix (`91` a company, `92` an
+/// individual business) whose organisation code encodes `index`, so distinct indexes give
+/// distinct codes; the last organisation character is drawn from `rng`.
+pub fn credit_code_with_org(rng: &mut impl Rng, prefix: &str, index: usize) -> CreditCode {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let mut org = String::new();
+    let mut n = index;
+    for _ in 0..8 {
+        org.insert(0, ALPHABET[n % ALPHABET.len()] as char);
+        n /= ALPHABET.len();
+    }
+    org.push(ALPHABET[rng.gen_range(0..ALPHABET.len())] as char);
+    let body = format!("{prefix}{DADONG_DIVISION}{org}");
+    let check = CreditCode::check_char(&body).expect("alphabet characters");
+    CreditCode::parse(&format!("{body}{check}")).expect("built valid")
+}
+
 /// A valid resident ID of someone born in Dadong between 1960 and 2000, drawn from `rng`.
 pub fn resident_id(rng: &mut impl Rng) -> ResidentId {
-    let body = format!("{DADONG_DIVISION}{:04}{:02}{:02}{:03}", rng.gen_range(1960..2000), rng.gen_range(1..=12), rng.gen_range(1..=28), rng.gen_range(0..1000));
+    let body = format!(
+        "{DADONG_DIVISION}{:04}{:02}{:02}{:03}",
+        rng.gen_range(1960..2000),
+        rng.gen_range(1..=12),
+        rng.gen_range(1..=28),
+        rng.gen_range(0..1000)
+    );
     let check = ResidentId::check_char(&body).expect("digits");
     ResidentId::parse(&format!("{body}{check}")).expect("built valid")
 }
@@ -78,7 +104,9 @@ pub async fn store_is_empty(store: &Store) -> Result<bool> {
 /// Builds the demo district into an empty store.
 pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
     if !store_is_empty(store).await? {
-        return Err(dadong_store::StoreError::Conflict("the store already holds users; the demo loads only into an empty store".into()));
+        return Err(dadong_store::StoreError::Conflict(
+            "the store already holds users; the demo loads only into an empty store".into(),
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let actor = Actor::Cli("demo".into());
@@ -121,7 +149,17 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         if role == Role::Cadre {
             store.assign_company(&actor, user.id, company.as_str()).await?;
         }
-        logins.push(DemoLogin { role, username: user.username, password });
+        logins.push(DemoLogin {
+            role,
+            username: user.username,
+            password,
+        });
     }
-    Ok(DemoSummary { seed, departments: DEPARTMENTS.len(), logins })
+    let economy = economy::load(store, &mut rng, &economy::ARTICLE).await?;
+    Ok(DemoSummary {
+        seed,
+        departments: DEPARTMENTS.len(),
+        logins,
+        economy,
+    })
 }

@@ -63,7 +63,14 @@ impl WorkCalendar {
                 "workday" => DayKind::Workday,
                 other => return Err(err(format!("kind must be holiday or workday, not '{other}'"))),
             };
-            cal.add(date, SpecialDay { kind, holiday_en: field(2), holiday_zh: field(3) });
+            cal.add(
+                date,
+                SpecialDay {
+                    kind,
+                    holiday_en: field(2),
+                    holiday_zh: field(3),
+                },
+            );
         }
         Ok(cal)
     }

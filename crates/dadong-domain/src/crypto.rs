@@ -72,7 +72,9 @@ impl PiiCipher {
         let cipher = Aes256Gcm::new_from_slice(&self.key.0).expect("32-byte key");
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let sealed = cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes()).expect("aes-gcm seals any length we use");
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
+            .expect("aes-gcm seals any length we use");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         format!("{AES_PREFIX}{}", B64.encode(out))

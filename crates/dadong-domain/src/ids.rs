@@ -32,11 +32,18 @@ impl CreditCode {
         let code: String = input.trim().to_ascii_uppercase();
         let chars: Vec<char> = code.chars().collect();
         if chars.len() != 18 {
-            return Err(IdError::Length { expected: 18, got: chars.len() });
+            return Err(IdError::Length {
+                expected: 18,
+                got: chars.len(),
+            });
         }
         for (i, c) in chars.iter().enumerate() {
             // Characters 3 to 8 are the administrative division code: digits only.
-            let ok = if (2..8).contains(&i) { c.is_ascii_digit() } else { USCC_ALPHABET.contains(*c) };
+            let ok = if (2..8).contains(&i) {
+                c.is_ascii_digit()
+            } else {
+                USCC_ALPHABET.contains(*c)
+            };
             if !ok {
                 return Err(IdError::Character { position: i + 1, found: *c });
             }
@@ -102,7 +109,10 @@ impl ResidentId {
         let id = input.trim().to_ascii_uppercase();
         let chars: Vec<char> = id.chars().collect();
         if chars.len() != 18 {
-            return Err(IdError::Length { expected: 18, got: chars.len() });
+            return Err(IdError::Length {
+                expected: 18,
+                got: chars.len(),
+            });
         }
         for (i, c) in chars.iter().enumerate() {
             let ok = c.is_ascii_digit() || (i == 17 && *c == 'X');
@@ -111,8 +121,7 @@ impl ResidentId {
             }
         }
         let birth = &id[6..14];
-        let date = jiff::civil::Date::strptime("%Y%m%d", birth)
-            .map_err(|_| IdError::BirthDate(birth.to_string()))?;
+        let date = jiff::civil::Date::strptime("%Y%m%d", birth).map_err(|_| IdError::BirthDate(birth.to_string()))?;
         if date.year() < 1900 {
             return Err(IdError::BirthDate(birth.to_string()));
         }
@@ -159,10 +168,7 @@ mod tests {
         for code in ["91350100M000100Y43", "91110000600037341L", "9144030071526726XG"] {
             assert!(CreditCode::parse(code).is_ok(), "{code}");
         }
-        assert_eq!(
-            CreditCode::parse("91350100M000100Y42"),
-            Err(IdError::CheckDigit { found: '2', expected: '3' })
-        );
+        assert_eq!(CreditCode::parse("91350100M000100Y42"), Err(IdError::CheckDigit { found: '2', expected: '3' }));
         assert!(matches!(CreditCode::parse("91350100M000100Y4"), Err(IdError::Length { .. })));
         assert!(matches!(
             CreditCode::parse("91350100I000100Y43"),

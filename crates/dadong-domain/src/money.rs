@@ -160,6 +160,7 @@ pub fn share_pct(part: i128, whole: i128) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::inconsistent_digit_grouping)] // amounts in fen are written yuan_fen
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -45,7 +45,10 @@ impl Period {
 
     /// The same month one year earlier.
     pub fn year_before(self) -> Self {
-        Self { year: self.year - 1, month: self.month }
+        Self {
+            year: self.year - 1,
+            month: self.month,
+        }
     }
 
     pub fn first_day(self) -> jiff::civil::Date {

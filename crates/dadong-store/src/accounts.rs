@@ -101,6 +101,17 @@ async fn verify_password(password: String, hash: String) -> bool {
 /// answer takes as long as for a real user and does not reveal which names exist.
 static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// The check before an insert does not see a row that another transaction has inserted but
+/// not yet committed (PostgreSQL runs such transactions side by side; SQLite's write lock
+/// queues them), so the unique index refuses it instead: the caller gets the same answer the
+/// check would have given.
+fn taken_or(err: sqlx::Error, refusal: impl FnOnce() -> StoreError) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => refusal(),
+        _ => err.into(),
+    }
+}
+
 const USER_COLUMNS: &str = "id, username, display_name, role, department_id, company_code, phone_enc, id_number_enc, active";
 
 impl Store {
@@ -145,7 +156,8 @@ impl Store {
             .bind(name_en)
             .bind(now_ms())
             .fetch_one(&mut *tx)
-            .await?;
+            .await
+            .map_err(|e| taken_or(e, || StoreError::Conflict(format!("a department with code '{code}' exists"))))?;
         let dept = Department { id, code, name_zh: name_zh.to_string(), name_en: name_en.to_string() };
         let after = serde_json::to_value(&dept).expect("serialisable");
         audit::append(&mut tx, self.backend(), actor, "department.create", &format!("department:{id}"), None, Some(&after)).await?;
@@ -228,7 +240,8 @@ impl Store {
         .bind(id_number.as_ref().map(|p| pii.fingerprint(p.as_str())))
         .bind(now)
         .fetch_one(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| taken_or(e, || StoreError::invalid("username", format!("'{username}' is taken"))))?;
         let user = User {
             id,
             username,

@@ -84,6 +84,7 @@ pub struct AuditReport {
     pub first_break: Option<AuditBreak>,
 }
 
+#[allow(clippy::too_many_arguments)] // the record's fields, each hashed in order
 fn record_hash(prev_hash: &str, seq: i64, at_ms: i64, actor: &str, action: &str, object: &str, before: Option<&str>, after: Option<&str>) -> String {
     // A JSON array is an unambiguous encoding of the fields: no separator can be forged.
     let body = serde_json::to_string(&(seq, at_ms, actor, action, object, before, after)).expect("strings serialise");

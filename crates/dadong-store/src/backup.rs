@@ -21,15 +21,26 @@ pub const TABLES: &[(&str, &str)] = &[
     ("users", "id"),
     ("user_assignments", "user_id, company_code"),
     ("sessions", "token_hash"),
+    ("market_entities", "credit_code"),
+    ("enterprises", "credit_code"),
+    ("enterprise_tags", "credit_code, tag"),
+    ("indicators", "code"),
+    ("indicator_values", "credit_code, indicator, period"),
+    ("district_figures", "district, indicator, period"),
+    ("projects", "project_id"),
+    ("project_stages", "id"),
+    ("imports", "id"),
     ("login_attempts", "id"),
     ("audit_log", "seq"),
     ("audit_head", "id"),
 ];
 
 /// Tables whose `id` comes from a sequence that PostgreSQL must be told about after a restore.
-const SERIAL_TABLES: &[&str] = &["departments", "users", "login_attempts"];
+const SERIAL_TABLES: &[&str] = &["departments", "users", "login_attempts", "project_stages", "imports"];
 
 const FORMAT: &str = "dadong-backup";
+
+type TableInsert = (String, Vec<(String, ColumnKind)>, String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ColumnKind {
@@ -109,7 +120,8 @@ impl Store {
         for (table, _) in TABLES.iter().rev() {
             sqlx::query(AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
         }
-        let mut table: Option<(String, Vec<(String, ColumnKind)>, String)> = None;
+        // The table being read: its name, its columns with their kinds, and its INSERT statement.
+        let mut table: Option<TableInsert> = None;
         let mut restored = 0u64;
         let mut ended = false;
         for (n, line) in lines {
@@ -178,6 +190,9 @@ impl Store {
                 sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
             }
         }
+        // The restore is itself a change of state: it continues the restored chain.
+        let after = json!({"rows": restored, "schema": schema, "from_backend": header["backend"], "replace": replace});
+        crate::audit::append(&mut tx, self.backend(), &crate::Actor::cli(), "store.restore", "store", None, Some(&after)).await?;
         tx.commit().await?;
         Ok(restored)
     }

@@ -11,6 +11,8 @@
 pub mod accounts;
 pub mod audit;
 pub mod backup;
+pub mod economy;
+
 pub mod migrate;
 pub mod sessions;
 
@@ -191,24 +193,43 @@ fn load_pii_key(config: &StoreConfig) -> Result<PiiKey> {
         return PiiKey::from_base64(text).map_err(|e| StoreError::Config(e.to_string()));
     }
     let path = config.data_dir.join("pii.key");
+    let read = |path: &Path| -> Result<PiiKey> {
+        let text = std::fs::read_to_string(path)?;
+        PiiKey::from_base64(&text).map_err(|e| StoreError::Config(format!("{}: {e}", path.display())))
+    };
     if path.exists() {
-        let text = std::fs::read_to_string(&path)?;
-        return PiiKey::from_base64(&text).map_err(|e| StoreError::Config(format!("{}: {e}", path.display())));
+        return read(&path);
     }
     std::fs::create_dir_all(&config.data_dir)?;
     let key = PiiKey::generate();
-    write_secret(&path, &key.to_base64())?;
-    tracing::info!(path = %path.display(), "created a new personal-data key; back it up with the database");
-    Ok(key)
+    match write_secret(&path, &key.to_base64()) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "created a new personal-data key; back it up with the database");
+            Ok(key)
+        }
+        // Another process opening the same folder at the same moment wrote its key first;
+        // every process must use that one key, so this one reads it.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
+        Err(e) => Err(e.into()),
+    }
 }
 
+/// Creates `path` holding `text`, failing with `AlreadyExists` if it is there. The file is
+/// written under a temporary name and linked into place, so that a process reading it at
+/// the same moment never sees it empty or half-written.
 fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("secret");
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", dadong_domain::crypto::random_token(9)));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked
 }

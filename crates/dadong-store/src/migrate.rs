@@ -17,6 +17,11 @@ const MIGRATIONS: &[Migration] = &[Migration {
     name: "foundation",
     sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
     postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+}, Migration {
+    version: 2,
+    name: "economy",
+    sqlite: include_str!("../migrations/sqlite/0002_economy.sql"),
+    postgres: include_str!("../migrations/postgres/0002_economy.sql"),
 }];
 
 /// The schema version this binary expects.
@@ -25,12 +30,14 @@ pub fn latest_version() -> i64 {
 }
 
 pub(crate) async fn run(store: &Store) -> Result<()> {
-    store
-        .pool()
-        .execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-        )
-        .await?;
+    const CREATE: &str =
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+    if store.pool().execute(CREATE).await.is_err() {
+        // On PostgreSQL, a server that creates the table at the same moment as another does
+        // not see the other's uncommitted table and fails on the catalog's unique index once
+        // the other commits. By then the table exists, so a second try finds it.
+        store.pool().execute(CREATE).await?;
+    }
     for m in MIGRATIONS {
         let sql = match store.backend() {
             Backend::Sqlite => m.sqlite,

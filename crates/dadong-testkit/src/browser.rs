@@ -20,7 +20,10 @@ impl Browser {
         let chromium = std::env::var("DADONG_CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_string());
         let chromedriver = std::env::var("DADONG_CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.to_string());
         if !std::path::Path::new(&chromium).exists() || !std::path::Path::new(&chromedriver).exists() {
-            crate::skip(test, &format!("Chromium and chromedriver ({chromium}, {chromedriver}); install Debian's chromium and chromium-driver"));
+            crate::skip(
+                test,
+                &format!("Chromium and chromedriver ({chromium}, {chromedriver}); install Debian's chromium and chromium-driver"),
+            );
             return None;
         }
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
@@ -48,13 +51,21 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(20);
         let url = format!("http://127.0.0.1:{port}");
         let client = loop {
-            match fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
+            match fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
                 Ok(c) => break c,
                 Err(e) if Instant::now() > deadline => panic!("chromedriver did not start: {e}"),
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         };
-        Some(Browser { client, driver, _profile: profile })
+        Some(Browser {
+            client,
+            driver,
+            _profile: profile,
+        })
     }
 }
 

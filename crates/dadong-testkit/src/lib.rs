@@ -78,18 +78,34 @@ impl TestDb {
     pub async fn new(backend: Backend, test: &str) -> Option<TestDb> {
         let dir = tempfile::Builder::new().prefix("dadong-test-").tempdir().expect("temp dir");
         match backend {
-            Backend::Sqlite => Some(TestDb { config: StoreConfig::new(dir.path().join("data"), None), backend, dir, pg_database: None }),
+            Backend::Sqlite => Some(TestDb {
+                config: StoreConfig::new(dir.path().join("data"), None),
+                backend,
+                dir,
+                pg_database: None,
+            }),
             Backend::Postgres => {
                 if !postgres_reachable().await {
                     skip(test, &format!("PostgreSQL at {}", postgres_admin_url()));
                     return None;
                 }
-                let name = format!("dadong_test_{}", dadong_domain::crypto::random_token(9).to_ascii_lowercase().replace(['-', '_'], "x"));
+                let name = format!(
+                    "dadong_test_{}",
+                    dadong_domain::crypto::random_token(9).to_ascii_lowercase().replace(['-', '_'], "x")
+                );
                 let admin = sqlx::AnyPool::connect(&postgres_admin_url()).await.expect("postgres admin connection");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create test database");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&admin)
+                    .await
+                    .expect("create test database");
                 admin.close().await;
                 let url = replace_database(&postgres_admin_url(), &name);
-                Some(TestDb { config: StoreConfig::new(dir.path().join("data"), Some(url)), backend, dir, pg_database: Some(name) })
+                Some(TestDb {
+                    config: StoreConfig::new(dir.path().join("data"), Some(url)),
+                    backend,
+                    dir,
+                    pg_database: Some(name),
+                })
             }
         }
     }
@@ -157,7 +173,12 @@ impl TestApp {
         let server = tokio::spawn(async move {
             dadong_web::serve(listener, state, std::future::pending()).await.expect("server runs");
         });
-        Some(TestApp { db, store, base_url: format!("http://{addr}"), server })
+        Some(TestApp {
+            db,
+            store,
+            base_url: format!("http://{addr}"),
+            server,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -3,15 +3,15 @@
 //! It covers what the pages do. A browser session's cookie authenticates it; state-changing
 //! calls of a signed-in user carry the session's CSRF token in `X-CSRF-Token`.
 
-use crate::auth::{self, Signed, SESSION_COOKIE};
+use crate::auth::{self, SESSION_COOKIE, Signed};
 use crate::error::{ApiError, ErrorKind};
 use crate::pages::actor_of;
 use crate::{AppState, client_addr};
+use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use dadong_store::{Actor, NewUser};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -118,7 +118,12 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
     let username = body.username.trim().to_ascii_lowercase();
     let (account_key, address_key) = (format!("user:{username}"), format!("addr:{addr}"));
     if let Some(wait_ms) = state.store.login_throttled(&account_key, &address_key).await? {
-        return Err(ApiError::new(ErrorKind::TooManyRequests { retry_after_s: (wait_ms + 999) / 1000 }, "too many failed sign-ins; try again later"));
+        return Err(ApiError::new(
+            ErrorKind::TooManyRequests {
+                retry_after_s: (wait_ms + 999) / 1000,
+            },
+            "too many failed sign-ins; try again later",
+        ));
     }
     let Some(user) = state.store.authenticate(&username, &body.password).await? else {
         state.store.record_login_attempt(&[&account_key, &address_key], false).await?;
@@ -126,10 +131,22 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
     };
     state.store.record_login_attempt(&[&account_key, &address_key], true).await?;
     let (token, csrf_token) = state.store.create_session(user.id).await?;
-    let actor = Actor::User { id: user.id, username: user.username.clone() };
-    state.store.audit_event(&actor, "session.login", &format!("user:{}", user.id), Some(&json!({"via": "api"}))).await?;
+    let actor = Actor::User {
+        id: user.id,
+        username: user.username.clone(),
+    };
+    state
+        .store
+        .audit_event(&actor, "session.login", &format!("user:{}", user.id), Some(&json!({"via": "api"})))
+        .await?;
     let mut r = Json(SessionOut { csrf_token, user: user.into() }).into_response();
-    let cookie = auth::set_cookie(SESSION_COOKIE, &token, dadong_store::sessions::SESSION_TTL_MS / 1000, state.config.secure_cookies, true);
+    let cookie = auth::set_cookie(
+        SESSION_COOKIE,
+        &token,
+        dadong_store::sessions::SESSION_TTL_MS / 1000,
+        state.config.secure_cookies,
+        true,
+    );
     r.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
     Ok(r)
 }
@@ -138,7 +155,10 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Result<Respon
 #[utoipa::path(delete, path = "/api/v1/session", responses((status = 204), (status = 401, body = ErrorOut), (status = 403, body = ErrorOut)))]
 pub async fn logout(State(state): State<AppState>, Signed(p, _): Signed) -> Result<StatusCode, ApiError> {
     state.store.delete_session(&p.session_token).await?;
-    state.store.audit_event(&actor_of(&p), "session.logout", &format!("user:{}", p.user.id), None).await?;
+    state
+        .store
+        .audit_event(&actor_of(&p), "session.logout", &format!("user:{}", p.user.id), None)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -170,7 +190,11 @@ pub struct NewUserIn {
 /// Creates a user (admin).
 #[utoipa::path(post, path = "/api/v1/users", request_body = NewUserIn,
     responses((status = 201, body = UserOut), (status = 422, body = ErrorOut), (status = 403, body = ErrorOut)))]
-pub async fn create_user(State(state): State<AppState>, Signed(p, _): Signed, ApiJson(body): ApiJson<NewUserIn>) -> Result<(StatusCode, Json<UserOut>), ApiError> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    Signed(p, _): Signed,
+    ApiJson(body): ApiJson<NewUserIn>,
+) -> Result<(StatusCode, Json<UserOut>), ApiError> {
     let new = NewUser {
         username: body.username,
         display_name: body.display_name,
@@ -195,7 +219,12 @@ pub struct DepartmentOut {
 
 impl From<dadong_store::Department> for DepartmentOut {
     fn from(d: dadong_store::Department) -> Self {
-        DepartmentOut { id: d.id, code: d.code, name_zh: d.name_zh, name_en: d.name_en }
+        DepartmentOut {
+            id: d.id,
+            code: d.code,
+            name_zh: d.name_zh,
+            name_en: d.name_en,
+        }
     }
 }
 
@@ -216,7 +245,11 @@ pub struct NewDepartmentIn {
 /// Creates a department (admin).
 #[utoipa::path(post, path = "/api/v1/departments", request_body = NewDepartmentIn,
     responses((status = 201, body = DepartmentOut), (status = 409, body = ErrorOut), (status = 422, body = ErrorOut)))]
-pub async fn create_department(State(state): State<AppState>, Signed(p, _): Signed, ApiJson(body): ApiJson<NewDepartmentIn>) -> Result<(StatusCode, Json<DepartmentOut>), ApiError> {
+pub async fn create_department(
+    State(state): State<AppState>,
+    Signed(p, _): Signed,
+    ApiJson(body): ApiJson<NewDepartmentIn>,
+) -> Result<(StatusCode, Json<DepartmentOut>), ApiError> {
     let d = state.store.create_department(&actor_of(&p), &body.code, &body.name_zh, &body.name_en).await?;
     Ok((StatusCode::CREATED, Json(d.into())))
 }
@@ -251,7 +284,16 @@ pub async fn audit(State(state): State<AppState>, ApiQuery(q): ApiQuery<AuditPar
     Ok(Json(
         records
             .into_iter()
-            .map(|r| AuditOut { seq: r.seq, at: crate::format_time(r.at_ms), actor: r.actor, action: r.action, object: r.object, before: r.before, after: r.after, hash: r.hash })
+            .map(|r| AuditOut {
+                seq: r.seq,
+                at: crate::format_time(r.at_ms),
+                actor: r.actor,
+                action: r.action,
+                object: r.object,
+                before: r.before,
+                after: r.after,
+                hash: r.hash,
+            })
             .collect(),
     ))
 }
@@ -268,7 +310,11 @@ pub struct AuditVerifyOut {
 #[utoipa::path(get, path = "/api/v1/audit/verify", responses((status = 200, body = AuditVerifyOut), (status = 403, body = ErrorOut)))]
 pub async fn audit_verify(State(state): State<AppState>) -> Result<Json<AuditVerifyOut>, ApiError> {
     let report = state.store.verify_audit().await?;
-    Ok(Json(AuditVerifyOut { records: report.records, ok: report.first_break.is_none(), first_break: report.first_break.map(|b| b.to_string()) }))
+    Ok(Json(AuditVerifyOut {
+        records: report.records,
+        ok: report.first_break.is_none(),
+        first_break: report.first_break.map(|b| b.to_string()),
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -291,21 +337,44 @@ pub struct WorkingDaysOut {
 /// The date `days` working days after `from`, on the national calendar.
 #[utoipa::path(get, path = "/api/v1/calendar/working-days", params(WorkingDaysParams), responses((status = 200, body = WorkingDaysOut), (status = 400, body = ErrorOut)))]
 pub async fn working_days(ApiQuery(q): ApiQuery<WorkingDaysParams>) -> Result<Json<WorkingDaysOut>, ApiError> {
-    let from: jiff::civil::Date = q.from.parse().map_err(|_| ApiError::new(ErrorKind::Validation { field: "from".into() }, format!("'{}' is not a date YYYY-MM-DD", q.from)))?;
+    let from: jiff::civil::Date = q
+        .from
+        .parse()
+        .map_err(|_| ApiError::new(ErrorKind::Validation { field: "from".into() }, format!("'{}' is not a date YYYY-MM-DD", q.from)))?;
     if q.days > 3650 {
         return Err(ApiError::new(ErrorKind::Validation { field: "days".into() }, "at most 3650 working days"));
     }
     let cal = dadong_domain::WorkCalendar::national();
     let due = cal.add_working_days(from, q.days);
     let provisional = (from.year()..=due.year()).any(|y| cal.is_provisional(y));
-    Ok(Json(WorkingDaysOut { from: from.to_string(), days: q.days, due: due.to_string(), provisional }))
+    Ok(Json(WorkingDaysOut {
+        from: from.to_string(),
+        days: q.days,
+        due: due.to_string(),
+        provisional,
+    }))
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Digital Dadong API", description = "数字大东 — the district platform's JSON API. Errors are {\"error\": {\"code\", \"message\", \"field\"}} with a stable code."),
+    info(
+        title = "Digital Dadong API",
+        description = "数字大东 — the district platform's JSON API. Errors are {\"error\": {\"code\", \"message\", \"field\"}} with a stable code."
+    ),
     paths(login, logout, me, users, create_user, departments, create_department, audit, audit_verify, working_days),
-    components(schemas(UserOut, LoginIn, SessionOut, ErrorOut, ErrorBody, NewUserIn, DepartmentOut, NewDepartmentIn, AuditOut, AuditVerifyOut, WorkingDaysOut))
+    components(schemas(
+        UserOut,
+        LoginIn,
+        SessionOut,
+        ErrorOut,
+        ErrorBody,
+        NewUserIn,
+        DepartmentOut,
+        NewDepartmentIn,
+        AuditOut,
+        AuditVerifyOut,
+        WorkingDaysOut
+    ))
 )]
 pub struct ApiDoc;
 

@@ -108,7 +108,12 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
                 } else {
                     Vec::new()
                 };
-                principal = Some(Principal { user: session.user, csrf_token: session.csrf_token, session_token: token, assigned });
+                principal = Some(Principal {
+                    user: session.user,
+                    csrf_token: session.csrf_token,
+                    session_token: token,
+                    assigned,
+                });
             }
             Ok(None) => {}
             Err(e) => {
@@ -122,7 +127,11 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
 }
 
 fn fail(path: &str, kind: ErrorKind, message: String, lang: Lang) -> Response {
-    if is_api(path) { ApiError::new(kind, message).into_response() } else { PageError::new(kind, message, lang).into_response() }
+    if is_api(path) {
+        ApiError::new(kind, message).into_response()
+    } else {
+        PageError::new(kind, message, lang).into_response()
+    }
 }
 
 /// The largest URL-encoded form body the guard reads to find a CSRF token.
@@ -131,7 +140,11 @@ pub const FORM_BODY_MAX_BYTES: usize = 256 * 1024;
 /// The guard each route is wrapped in, with the route's action.
 pub async fn guard(action: Action, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    let ctx = req.extensions().get::<RequestContext>().cloned().unwrap_or(RequestContext { principal: None, lang: Lang::Zh, pre_csrf: None });
+    let ctx = req.extensions().get::<RequestContext>().cloned().unwrap_or(RequestContext {
+        principal: None,
+        lang: Lang::Zh,
+        pre_csrf: None,
+    });
     if action != Action::Public {
         match &ctx.principal {
             None if is_api(&path) => return fail(&path, ErrorKind::Unauthenticated, "sign in first".into(), ctx.lang),
@@ -157,7 +170,12 @@ pub async fn guard(action: Action, req: Request, next: Next) -> Response {
 
 /// Checks the CSRF token of a state-changing request and hands the request back intact.
 async fn check_csrf(req: Request, ctx: &RequestContext) -> Result<Request, (ErrorKind, String)> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let api = is_api(req.uri().path());
     let expected = match (&ctx.principal, api) {
         (Some(p), _) => p.csrf_token.clone(),
@@ -177,13 +195,19 @@ async fn check_csrf(req: Request, ctx: &RequestContext) -> Result<Request, (Erro
         .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
         .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v));
     if let Some(given) = from_header.or(from_query) {
-        return if constant_time_eq(&given, &expected) { Ok(req) } else { Err((ErrorKind::CsrfFailed, "CSRF token does not match".into())) };
+        return if constant_time_eq(&given, &expected) {
+            Ok(req)
+        } else {
+            Err((ErrorKind::CsrfFailed, "CSRF token does not match".into()))
+        };
     }
     if !content_type.starts_with("application/x-www-form-urlencoded") {
         return Err((ErrorKind::CsrfFailed, "missing CSRF token".into()));
     }
     let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, FORM_BODY_MAX_BYTES).await.map_err(|_| (ErrorKind::PayloadTooLarge, format!("a form may be at most {FORM_BODY_MAX_BYTES} bytes")))?;
+    let bytes = to_bytes(body, FORM_BODY_MAX_BYTES)
+        .await
+        .map_err(|_| (ErrorKind::PayloadTooLarge, format!("a form may be at most {FORM_BODY_MAX_BYTES} bytes")))?;
     let given = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
         .ok()
         .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v));
@@ -200,7 +224,11 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 
 /// The request's context, for handlers.
 pub fn context(req_ext: &axum::http::Extensions) -> RequestContext {
-    req_ext.get::<RequestContext>().cloned().unwrap_or(RequestContext { principal: None, lang: Lang::Zh, pre_csrf: None })
+    req_ext.get::<RequestContext>().cloned().unwrap_or(RequestContext {
+        principal: None,
+        lang: Lang::Zh,
+        pre_csrf: None,
+    })
 }
 
 /// Extractor: the request context (always present after the session layer).

@@ -89,10 +89,10 @@ impl ApiError {
 }
 
 fn retry_after(kind: &ErrorKind, response: &mut Response) {
-    if let ErrorKind::TooManyRequests { retry_after_s } = kind {
-        if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    if let ErrorKind::TooManyRequests { retry_after_s } = kind
+        && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
     }
 }
 
@@ -118,7 +118,11 @@ pub struct PageError {
 
 impl PageError {
     pub fn new(kind: ErrorKind, message: impl Into<String>, lang: Lang) -> Self {
-        Self { kind, message: message.into(), lang }
+        Self {
+            kind,
+            message: message.into(),
+            lang,
+        }
     }
 }
 

@@ -16,10 +16,10 @@ pub mod templates;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post};
 use dadong_store::Store;
 use error::{ApiError, ErrorKind, PageError};
@@ -45,7 +45,11 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        Self { secure_cookies: false, body_limit_bytes: 1024 * 1024, request_timeout: Duration::from_secs(30) }
+        Self {
+            secure_cookies: false,
+            body_limit_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -59,7 +63,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, config: WebConfig) -> Self {
-        Self { store, config: Arc::new(config), started: Instant::now(), metrics: metrics_handle() }
+        Self {
+            store,
+            config: Arc::new(config),
+            started: Instant::now(),
+            metrics: metrics_handle(),
+        }
     }
 }
 
@@ -126,7 +135,9 @@ pub fn app(state: AppState) -> Router {
     let mut guarded: Router<AppState> = Router::new();
     for spec in routes() {
         let action = spec.action;
-        let handler = spec.handler.route_layer(middleware::from_fn(move |req: Request, next: Next| auth::guard(action, req, next)));
+        let handler = spec
+            .handler
+            .route_layer(middleware::from_fn(move |req: Request, next: Next| auth::guard(action, req, next)));
         guarded = guarded.route(spec.path, handler);
     }
     let ops = Router::new()
@@ -144,31 +155,50 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn(security_headers))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
-        .layer(CatchPanicLayer::custom(|_| ApiError::new(ErrorKind::Internal, "internal error").into_response()))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(ErrorKind::Internal, "internal error").into_response()
+        }))
         .with_state(state)
 }
 
 /// Serves the application until `shutdown` completes, then drains connections.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// The client's address as the socket saw it (`unknown` when driven without a socket).
 pub fn client_addr(req: &Request) -> String {
-    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// A stored time shown in Asia/Shanghai, RFC 3339.
 pub fn format_time(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.in_tz("Asia/Shanghai").map(|z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()).unwrap_or_else(|_| t.to_string()))
+        .map(|t| {
+            t.in_tz("Asia/Shanghai")
+                .map(|z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string())
+                .unwrap_or_else(|_| t.to_string())
+        })
         .unwrap_or_default()
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
     let db = state.store.ping().await;
     let body = serde_json::json!({"status": if db { "ok" } else { "degraded" }, "database": state.store.backend().name(), "database_ok": db, "uptime_s": state.started.elapsed().as_secs()});
-    let status = if db { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+    let status = if db {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body)).into_response()
 }
 
@@ -179,7 +209,11 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
 async fn record_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let response = next.run(req).await;
     let labels = [("method", method), ("route", route), ("status", response.status().as_u16().to_string())];
     metrics::counter!("dadong_http_requests_total", &labels).increment(1);

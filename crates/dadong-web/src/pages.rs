@@ -24,7 +24,10 @@ fn internal(lang: Lang) -> impl Fn(StoreError) -> PageError {
 }
 
 pub fn actor_of(p: &auth::Principal) -> Actor {
-    Actor::User { id: p.user.id, username: p.user.username.clone() }
+    Actor::User {
+        id: p.user.id,
+        username: p.user.username.clone(),
+    }
 }
 
 /// Only a path on this site is a safe place to return to after signing in.
@@ -48,13 +51,28 @@ pub async fn login_page(State(state): State<AppState>, Ctx(ctx): Ctx, Query(q): 
     if ctx.principal.is_some() {
         return Redirect::to(&safe_next(q.next.as_deref())).into_response();
     }
-    login_form(&state, ctx.lang, ctx.pre_csrf, safe_next(q.next.as_deref()), String::new(), None, StatusCode::OK)
+    login_form(
+        &state,
+        ctx.lang,
+        ctx.pre_csrf,
+        safe_next(q.next.as_deref()),
+        String::new(),
+        None,
+        StatusCode::OK,
+    )
 }
 
 fn login_form(state: &AppState, lang: Lang, pre_csrf: Option<String>, next: String, username: String, error: Option<String>, status: StatusCode) -> Response {
     let t = T::new(lang);
     let token = pre_csrf.filter(|t| !t.is_empty()).unwrap_or_else(|| dadong_domain::crypto::random_token(24));
-    let page = LoginPage { t, nav: Nav::anonymous(t), pre_csrf: token.clone(), next, username, error };
+    let page = LoginPage {
+        t,
+        nav: Nav::anonymous(t),
+        pre_csrf: token.clone(),
+        next,
+        username,
+        error,
+    };
     let mut response = (status, render(&page)).into_response();
     let cookie = auth::set_cookie(PRE_CSRF_COOKIE, &token, 3600, state.config.secure_cookies, true);
     response.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
@@ -84,8 +102,17 @@ pub async fn login_submit(State(state): State<AppState>, Ctx(ctx): Ctx, req: Req
     let address_key = format!("addr:{addr}");
     match state.store.login_throttled(&account_key, &address_key).await {
         Ok(Some(wait_ms)) => {
-            let mut r = login_form(&state, lang, ctx.pre_csrf, next, username, Some(t.t("login.throttled").to_string()), StatusCode::TOO_MANY_REQUESTS);
-            r.headers_mut().insert(header::RETRY_AFTER, ((wait_ms + 999) / 1000).to_string().parse().expect("digits"));
+            let mut r = login_form(
+                &state,
+                lang,
+                ctx.pre_csrf,
+                next,
+                username,
+                Some(t.t("login.throttled").to_string()),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, ((wait_ms + 999) / 1000).to_string().parse().expect("digits"));
             return r;
         }
         Ok(None) => {}
@@ -99,20 +126,40 @@ pub async fn login_submit(State(state): State<AppState>, Ctx(ctx): Ctx, req: Req
         if let Err(e) = state.store.record_login_attempt(&[&account_key, &address_key], false).await {
             return internal(lang)(e).into_response();
         }
-        return login_form(&state, lang, ctx.pre_csrf, next, username, Some(t.t("login.failed").to_string()), StatusCode::UNAUTHORIZED);
+        return login_form(
+            &state,
+            lang,
+            ctx.pre_csrf,
+            next,
+            username,
+            Some(t.t("login.failed").to_string()),
+            StatusCode::UNAUTHORIZED,
+        );
     };
     let result = async {
         state.store.record_login_attempt(&[&account_key, &address_key], true).await?;
         let (token, _csrf) = state.store.create_session(user.id).await?;
-        let actor = Actor::User { id: user.id, username: user.username.clone() };
-        state.store.audit_event(&actor, "session.login", &format!("user:{}", user.id), Some(&json!({"via": "web"}))).await?;
+        let actor = Actor::User {
+            id: user.id,
+            username: user.username.clone(),
+        };
+        state
+            .store
+            .audit_event(&actor, "session.login", &format!("user:{}", user.id), Some(&json!({"via": "web"})))
+            .await?;
         Ok::<_, StoreError>(token)
     }
     .await;
     match result {
         Ok(token) => {
             let mut r = Redirect::to(&next).into_response();
-            let cookie = auth::set_cookie(SESSION_COOKIE, &token, dadong_store::sessions::SESSION_TTL_MS / 1000, state.config.secure_cookies, true);
+            let cookie = auth::set_cookie(
+                SESSION_COOKIE,
+                &token,
+                dadong_store::sessions::SESSION_TTL_MS / 1000,
+                state.config.secure_cookies,
+                true,
+            );
             r.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
             r
         }
@@ -122,7 +169,11 @@ pub async fn login_submit(State(state): State<AppState>, Ctx(ctx): Ctx, req: Req
 
 pub async fn logout(State(state): State<AppState>, Signed(p, lang): Signed) -> PageResult {
     state.store.delete_session(&p.session_token).await.map_err(internal(lang))?;
-    state.store.audit_event(&actor_of(&p), "session.logout", &format!("user:{}", p.user.id), None).await.map_err(internal(lang))?;
+    state
+        .store
+        .audit_event(&actor_of(&p), "session.logout", &format!("user:{}", p.user.id), None)
+        .await
+        .map_err(internal(lang))?;
     let mut r = Redirect::to("/login").into_response();
     let cookie = auth::set_cookie(SESSION_COOKIE, "", 0, state.config.secure_cookies, true);
     r.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
@@ -148,10 +199,20 @@ pub async fn home(State(state): State<AppState>, Signed(p, lang): Signed) -> Pag
                 Some(id) => state.store.department(id).await.map_err(internal(lang))?,
                 None => None,
             };
-            ("home.scope.department", dept.map(|d| if t.is_en() { d.name_en } else { d.name_zh }).into_iter().collect())
+            (
+                "home.scope.department",
+                dept.map(|d| if t.is_en() { d.name_en } else { d.name_zh }).into_iter().collect(),
+            )
         }
         Role::Enterprise | Role::Merchant => ("home.scope.company", p.user.company_code.clone().into_iter().collect()),
-        Role::Cadre => ("home.scope.assigned", if p.assigned.is_empty() { vec![t.t("home.scope.none").to_string()] } else { p.assigned.clone() }),
+        Role::Cadre => (
+            "home.scope.assigned",
+            if p.assigned.is_empty() {
+                vec![t.t("home.scope.none").to_string()]
+            } else {
+                p.assigned.clone()
+            },
+        ),
         Role::Citizen => ("home.scope.own", vec![]),
     };
     let mut tiles = Vec::new();
@@ -172,7 +233,15 @@ pub async fn home(State(state): State<AppState>, Signed(p, lang): Signed) -> Pag
         Role::Leader => "duty.leader",
         Role::Admin => "duty.admin",
     };
-    let page = HomePage { t, nav: Nav::for_user(&p, "/home"), user: p.user.clone(), duty_key, scope_key, scope_lines, tiles };
+    let page = HomePage {
+        t,
+        nav: Nav::for_user(&p, "/home"),
+        user: p.user.clone(),
+        duty_key,
+        scope_key,
+        scope_lines,
+        tiles,
+    };
     Ok(render(&page))
 }
 
@@ -181,7 +250,15 @@ pub struct CreatedQuery {
     created: Option<String>,
 }
 
-async fn users_page(state: &AppState, p: &auth::Principal, lang: Lang, form: UserForm, errors: Vec<String>, created: Option<String>, status: StatusCode) -> PageResult {
+async fn users_page(
+    state: &AppState,
+    p: &auth::Principal,
+    lang: Lang,
+    form: UserForm,
+    errors: Vec<String>,
+    created: Option<String>,
+    status: StatusCode,
+) -> PageResult {
     let t = T::new(lang);
     let departments = state.store.departments().await.map_err(internal(lang))?;
     let users = state.store.users().await.map_err(internal(lang))?;
@@ -201,12 +278,33 @@ async fn users_page(state: &AppState, p: &auth::Principal, lang: Lang, form: Use
             active: u.active,
         })
         .collect();
-    let page = UsersPage { t, nav: Nav::for_user(p, "/admin/users"), users: rows, departments, roles: Role::ALL.to_vec(), form, errors, created };
+    let page = UsersPage {
+        t,
+        nav: Nav::for_user(p, "/admin/users"),
+        users: rows,
+        departments,
+        roles: Role::ALL.to_vec(),
+        form,
+        errors,
+        created,
+    };
     Ok((status, render(&page)).into_response())
 }
 
 pub async fn users(State(state): State<AppState>, Signed(p, lang): Signed, Query(q): Query<CreatedQuery>) -> PageResult {
-    users_page(&state, &p, lang, UserForm { role: "citizen".into(), ..Default::default() }, vec![], q.created, StatusCode::OK).await
+    users_page(
+        &state,
+        &p,
+        lang,
+        UserForm {
+            role: "citizen".into(),
+            ..Default::default()
+        },
+        vec![],
+        q.created,
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn users_create(State(state): State<AppState>, Signed(p, lang): Signed, req: Request) -> PageResult {
@@ -222,18 +320,46 @@ pub async fn users_create(State(state): State<AppState>, Signed(p, lang): Signed
         id_number: Some(form.id_number.clone()),
     };
     match state.store.create_user(&actor_of(&p), new).await {
-        Ok(u) => Ok(Redirect::to(&format!("/admin/users?{}", serde_urlencoded::to_string([("created", &u.username)]).unwrap_or_default())).into_response()),
+        Ok(u) => Ok(Redirect::to(&format!(
+            "/admin/users?{}",
+            serde_urlencoded::to_string([("created", &u.username)]).unwrap_or_default()
+        ))
+        .into_response()),
         Err(StoreError::Invalid { field, message }) => {
-            users_page(&state, &p, lang, form, vec![format!("{field}: {message}")], None, StatusCode::UNPROCESSABLE_ENTITY).await
+            users_page(
+                &state,
+                &p,
+                lang,
+                form,
+                vec![format!("{field}: {message}")],
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => Err(internal(lang)(e)),
     }
 }
 
-async fn departments_page(state: &AppState, p: &auth::Principal, lang: Lang, form: DepartmentForm, errors: Vec<String>, created: Option<String>, status: StatusCode) -> PageResult {
+async fn departments_page(
+    state: &AppState,
+    p: &auth::Principal,
+    lang: Lang,
+    form: DepartmentForm,
+    errors: Vec<String>,
+    created: Option<String>,
+    status: StatusCode,
+) -> PageResult {
     let t = T::new(lang);
     let departments = state.store.departments().await.map_err(internal(lang))?;
-    let page = DepartmentsPage { t, nav: Nav::for_user(p, "/admin/departments"), departments, form, errors, created };
+    let page = DepartmentsPage {
+        t,
+        nav: Nav::for_user(p, "/admin/departments"),
+        departments,
+        form,
+        errors,
+        created,
+    };
     Ok((status, render(&page)).into_response())
 }
 
@@ -242,11 +368,26 @@ pub async fn departments(State(state): State<AppState>, Signed(p, lang): Signed,
 }
 
 pub async fn departments_create(State(state): State<AppState>, Signed(p, lang): Signed, req: Request) -> PageResult {
-    let form: DepartmentForm = read_form::<DepartmentForm>(req).await.map_err(|e| PageError::new(ErrorKind::BadRequest, e, lang))?;
+    let form: DepartmentForm = read_form::<DepartmentForm>(req)
+        .await
+        .map_err(|e| PageError::new(ErrorKind::BadRequest, e, lang))?;
     match state.store.create_department(&actor_of(&p), &form.code, &form.name_zh, &form.name_en).await {
-        Ok(d) => Ok(Redirect::to(&format!("/admin/departments?{}", serde_urlencoded::to_string([("created", &d.code)]).unwrap_or_default())).into_response()),
+        Ok(d) => Ok(Redirect::to(&format!(
+            "/admin/departments?{}",
+            serde_urlencoded::to_string([("created", &d.code)]).unwrap_or_default()
+        ))
+        .into_response()),
         Err(StoreError::Invalid { field, message }) => {
-            departments_page(&state, &p, lang, form, vec![format!("{field}: {message}")], None, StatusCode::UNPROCESSABLE_ENTITY).await
+            departments_page(
+                &state,
+                &p,
+                lang,
+                form,
+                vec![format!("{field}: {message}")],
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(StoreError::Conflict(message)) => departments_page(&state, &p, lang, form, vec![message], None, StatusCode::CONFLICT).await,
         Err(e) => Err(internal(lang)(e)),
@@ -268,7 +409,11 @@ pub async fn audit(State(state): State<AppState>, Signed(p, lang): Signed, Query
         Some("1") => Some(state.store.verify_audit().await.map_err(internal(lang))?),
         _ => None,
     };
-    let older = if records.len() as i64 == AUDIT_PAGE_SIZE { records.last().map(|r| r.seq) } else { None };
+    let older = if records.len() as i64 == AUDIT_PAGE_SIZE {
+        records.last().map(|r| r.seq)
+    } else {
+        None
+    };
     let rows = records
         .into_iter()
         .map(|r| AuditRow {
@@ -280,7 +425,13 @@ pub async fn audit(State(state): State<AppState>, Signed(p, lang): Signed, Query
             after: r.after.map(|v| v.to_string()).unwrap_or_default(),
         })
         .collect();
-    Ok(render(&AuditPage { t, nav: Nav::for_user(&p, "/audit"), records: rows, verify, older }))
+    Ok(render(&AuditPage {
+        t,
+        nav: Nav::for_user(&p, "/audit"),
+        records: rows,
+        verify,
+        older,
+    }))
 }
 
 /// Reads a URL-encoded form. Text that is not UTF-8, raw or percent-encoded, is refused
@@ -294,7 +445,9 @@ async fn read_form<F: serde::de::DeserializeOwned>(req: Request) -> Result<F, St
     if !is_form {
         return Err("send the form as application/x-www-form-urlencoded".into());
     }
-    let bytes = axum::body::to_bytes(req.into_body(), crate::auth::FORM_BODY_MAX_BYTES).await.map_err(|_| "the form is too large".to_string())?;
+    let bytes = axum::body::to_bytes(req.into_body(), crate::auth::FORM_BODY_MAX_BYTES)
+        .await
+        .map_err(|_| "the form is too large".to_string())?;
     if !form_is_utf8(&bytes) {
         return Err("the form's text is not UTF-8".into());
     }

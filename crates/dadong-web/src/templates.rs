@@ -21,12 +21,27 @@ pub struct Nav {
 
 impl Nav {
     pub fn anonymous(_t: T) -> Nav {
-        Nav { user_name: None, csrf: String::new(), items: Vec::new(), path: String::new(), path_q: "%2F".into() }
+        Nav {
+            user_name: None,
+            csrf: String::new(),
+            items: Vec::new(),
+            path: String::new(),
+            path_q: "%2F".into(),
+        }
     }
 
     pub fn for_user(p: &Principal, path: &str) -> Nav {
-        let path_q = serde_urlencoded::to_string([("", path)]).unwrap_or_default().trim_start_matches('=').to_string();
-        Nav { user_name: Some(p.user.display_name.clone()), csrf: p.csrf_token.clone(), items: nav_items(p.role()), path: path.to_string(), path_q }
+        let path_q = serde_urlencoded::to_string([("", path)])
+            .unwrap_or_default()
+            .trim_start_matches('=')
+            .to_string();
+        Nav {
+            user_name: Some(p.user.display_name.clone()),
+            csrf: p.csrf_token.clone(),
+            items: nav_items(p.role()),
+            path: path.to_string(),
+            path_q,
+        }
     }
 }
 

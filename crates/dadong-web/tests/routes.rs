@@ -20,7 +20,11 @@ struct Caller {
 
 impl Caller {
     fn anonymous() -> Caller {
-        Caller { role: None, session: None, csrf: ANON_CSRF.into() }
+        Caller {
+            role: None,
+            session: None,
+            csrf: ANON_CSRF.into(),
+        }
     }
 
     fn cookie(&self) -> String {
@@ -51,7 +55,8 @@ async fn call(app: &TestApp, caller: &Caller, method: Method, path: &str, body: 
         Body::Form(f) => {
             let f = f.replace("{who}", caller.role.map_or("anonymous", |r| r.key()));
             let sep = if f.is_empty() { "" } else { "&" };
-            req.header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(format!("{f}{sep}csrf_token={}", caller.csrf))
+            req.header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(format!("{f}{sep}csrf_token={}", caller.csrf))
         }
         Body::Json(j) => {
             let j = j.replace("{who}", caller.role.map_or("anonymous", |r| r.key()));
@@ -62,13 +67,28 @@ async fn call(app: &TestApp, caller: &Caller, method: Method, path: &str, body: 
 }
 
 async fn sign_in(app: &TestApp, username: &str, password: &str, role: Role) -> Caller {
-    let r = client().post(app.url("/api/v1/session")).json(&json!({"username": username, "password": password})).send().await.unwrap();
+    let r = client()
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "sign in {username}");
-    let cookie = r.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).find(|c| c.starts_with("dadong_session=")).unwrap();
+    let cookie = r
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("dadong_session="))
+        .unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     let session = cookie.trim_start_matches("dadong_session=").split(';').next().unwrap().to_string();
     let body: Value = r.json().await.unwrap();
-    Caller { role: Some(role), session: Some(session), csrf: body["csrf_token"].as_str().unwrap().to_string() }
+    Caller {
+        role: Some(role),
+        session: Some(session),
+        csrf: body["csrf_token"].as_str().unwrap().to_string(),
+    }
 }
 
 /// The intended answer for a route, by who calls it.
@@ -90,7 +110,11 @@ impl Expect {
             (Expect::Page(..), None) => 303,
             (Expect::Api(..), None) => 401,
             (Expect::Page(roles, ok), Some(r)) | (Expect::Api(roles, ok), Some(r)) => {
-                if roles.contains(&r) { ok } else { 403 }
+                if roles.contains(&r) {
+                    ok
+                } else {
+                    403
+                }
             }
             (Expect::All(s), _) => s,
             (Expect::Split { anonymous, .. }, None) => anonymous,
@@ -111,25 +135,105 @@ fn table() -> Vec<(Method, &'static str, &'static str, Body, Expect, bool)> {
     let post = Method::POST;
     vec![
         (get.clone(), "/", "/", Body::None, Expect::All(303), false),
-        (get.clone(), "/login", "/login", Body::None, Expect::Split { anonymous: 200, signed_in: 303 }, false),
-        (post.clone(), "/login", "/login", Body::Form("username=nobody-{who}&password=wrong-password"), Expect::All(401), false),
+        (
+            get.clone(),
+            "/login",
+            "/login",
+            Body::None,
+            Expect::Split {
+                anonymous: 200,
+                signed_in: 303,
+            },
+            false,
+        ),
+        (
+            post.clone(),
+            "/login",
+            "/login",
+            Body::Form("username=nobody-{who}&password=wrong-password"),
+            Expect::All(401),
+            false,
+        ),
         (get.clone(), "/lang/{lang}", "/lang/en?next=/home", Body::None, Expect::All(303), false),
         (get.clone(), "/home", "/home", Body::None, Expect::Page(EVERYONE, 200), false),
         (get.clone(), "/admin/users", "/admin/users", Body::None, Expect::Page(ADMIN, 200), false),
-        (post.clone(), "/admin/users", "/admin/users", Body::Form("username=&password=x&role=nobody"), Expect::Page(ADMIN, 422), false),
-        (get.clone(), "/admin/departments", "/admin/departments", Body::None, Expect::Page(ADMIN, 200), false),
-        (post.clone(), "/admin/departments", "/admin/departments", Body::Form("code=BAD CODE&name_zh=&name_en="), Expect::Page(ADMIN, 422), false),
+        (
+            post.clone(),
+            "/admin/users",
+            "/admin/users",
+            Body::Form("username=&password=x&role=nobody"),
+            Expect::Page(ADMIN, 422),
+            false,
+        ),
+        (
+            get.clone(),
+            "/admin/departments",
+            "/admin/departments",
+            Body::None,
+            Expect::Page(ADMIN, 200),
+            false,
+        ),
+        (
+            post.clone(),
+            "/admin/departments",
+            "/admin/departments",
+            Body::Form("code=BAD CODE&name_zh=&name_en="),
+            Expect::Page(ADMIN, 422),
+            false,
+        ),
         (get.clone(), "/audit", "/audit", Body::None, Expect::Page(AUDITORS, 200), false),
         (get.clone(), "/audit", "/audit?verify=1", Body::None, Expect::Page(AUDITORS, 200), false),
-        (post.clone(), "/api/v1/session", "/api/v1/session", Body::Json(r#"{"username":"nobody-{who}","password":"wrong-password"}"#), Expect::All(401), false),
+        (
+            post.clone(),
+            "/api/v1/session",
+            "/api/v1/session",
+            Body::Json(r#"{"username":"nobody-{who}","password":"wrong-password"}"#),
+            Expect::All(401),
+            false,
+        ),
         (get.clone(), "/api/v1/me", "/api/v1/me", Body::None, Expect::Api(EVERYONE, 200), false),
         (get.clone(), "/api/v1/users", "/api/v1/users", Body::None, Expect::Api(ADMIN, 200), false),
         (post.clone(), "/api/v1/users", "/api/v1/users", Body::Json("{}"), Expect::Api(ADMIN, 422), false),
-        (get.clone(), "/api/v1/departments", "/api/v1/departments", Body::None, Expect::Api(STAFF, 200), false),
-        (post.clone(), "/api/v1/departments", "/api/v1/departments", Body::Json(r#"{"code":"","name_zh":"","name_en":""}"#), Expect::Api(ADMIN, 422), false),
-        (get.clone(), "/api/v1/audit", "/api/v1/audit?limit=5", Body::None, Expect::Api(AUDITORS, 200), false),
-        (get.clone(), "/api/v1/audit/verify", "/api/v1/audit/verify", Body::None, Expect::Api(AUDITORS, 200), false),
-        (get.clone(), "/api/v1/calendar/working-days", "/api/v1/calendar/working-days?from=2022-09-30&days=1", Body::None, Expect::All(200), false),
+        (
+            get.clone(),
+            "/api/v1/departments",
+            "/api/v1/departments",
+            Body::None,
+            Expect::Api(STAFF, 200),
+            false,
+        ),
+        (
+            post.clone(),
+            "/api/v1/departments",
+            "/api/v1/departments",
+            Body::Json(r#"{"code":"","name_zh":"","name_en":""}"#),
+            Expect::Api(ADMIN, 422),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/audit",
+            "/api/v1/audit?limit=5",
+            Body::None,
+            Expect::Api(AUDITORS, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/audit/verify",
+            "/api/v1/audit/verify",
+            Body::None,
+            Expect::Api(AUDITORS, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/calendar/working-days",
+            "/api/v1/calendar/working-days?from=2022-09-30&days=1",
+            Body::None,
+            Expect::All(200),
+            false,
+        ),
         (get.clone(), "/api/openapi.json", "/api/openapi.json", Body::None, Expect::All(200), false),
         (get.clone(), "/healthz", "/healthz", Body::None, Expect::All(200), false),
         (get.clone(), "/metrics", "/metrics", Body::None, Expect::All(200), false),
@@ -141,7 +245,14 @@ fn table() -> Vec<(Method, &'static str, &'static str, Body, Expect, bool)> {
         (Method::DELETE, "(unknown)", "/home", Body::None, Expect::All(405), false),
         (Method::PUT, "(unknown)", "/api/v1/users", Body::Json("{}"), Expect::All(405), false),
         // Last: these end the caller's session, which is opened again afterwards.
-        (Method::DELETE, "/api/v1/session", "/api/v1/session", Body::Json(""), Expect::Api(EVERYONE, 204), true),
+        (
+            Method::DELETE,
+            "/api/v1/session",
+            "/api/v1/session",
+            Body::Json(""),
+            Expect::Api(EVERYONE, 204),
+            true,
+        ),
         (post.clone(), "/logout", "/logout", Body::Form(""), Expect::Page(EVERYONE, 303), true),
     ]
 }
@@ -184,7 +295,9 @@ async fn every_route_with_every_role_gets_exactly_the_intended_answer(backend: B
 }
 
 async fn malformed_requests_get_a_clear_4xx_and_change_nothing(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, "malformed requests").await else { return };
+    let Some(app) = TestApp::spawn(backend, "malformed requests").await else {
+        return;
+    };
     let demo = dadong_demo::load(&app.store, dadong_demo::DEFAULT_SEED).await.unwrap();
     let admin_login = demo.logins.iter().find(|l| l.role == Admin).unwrap();
     let admin = sign_in(&app, &admin_login.username, &admin_login.password, Admin).await;
@@ -195,15 +308,64 @@ async fn malformed_requests_get_a_clear_4xx_and_change_nothing(backend: Backend)
     let huge_json: &'static str = Box::leak(format!(r#"{{"code":"x","name_zh":"{}","name_en":"y"}}"#, "大".repeat(700_000)).into_boxed_str());
     let huge_form: &'static str = Box::leak(format!("code=x&name_zh={}&name_en=y", "a".repeat(300_000)).into_boxed_str());
     let cases: Vec<(&str, Method, &str, Body, u16, &str)> = vec![
-        ("bad JSON", Method::POST, "/api/v1/departments", Body::Json(r#"{"code": "x", "#), 400, "bad_request"),
-        ("wrong types", Method::POST, "/api/v1/departments", Body::Json(r#"{"code": 1, "name_zh": true, "name_en": []}"#), 422, "validation_failed"),
-        ("unknown field", Method::POST, "/api/v1/departments", Body::Json(r#"{"code":"x","name_zh":"x","name_en":"x","admin":true}"#), 422, "validation_failed"),
+        (
+            "bad JSON",
+            Method::POST,
+            "/api/v1/departments",
+            Body::Json(r#"{"code": "x", "#),
+            400,
+            "bad_request",
+        ),
+        (
+            "wrong types",
+            Method::POST,
+            "/api/v1/departments",
+            Body::Json(r#"{"code": 1, "name_zh": true, "name_en": []}"#),
+            422,
+            "validation_failed",
+        ),
+        (
+            "unknown field",
+            Method::POST,
+            "/api/v1/departments",
+            Body::Json(r#"{"code":"x","name_zh":"x","name_en":"x","admin":true}"#),
+            422,
+            "validation_failed",
+        ),
         ("a JSON array", Method::POST, "/api/v1/users", Body::Json("[1,2,3]"), 422, "validation_failed"),
-        ("oversize JSON body", Method::POST, "/api/v1/departments", Body::Json(huge_json), 413, "payload_too_large"),
-        ("bad credit code", Method::POST, "/api/v1/users", Body::Json(r#"{"username":"agent2","display_name":"x","password":"long-enough-1","role":"enterprise","company_code":"91350100M000100Y42"}"#), 422, "validation_failed"),
-        ("bad resident ID", Method::POST, "/api/v1/users", Body::Json(r#"{"username":"citizen2","display_name":"x","password":"long-enough-1","role":"citizen","id_number":"110105194912310021"}"#), 422, "validation_failed"),
+        (
+            "oversize JSON body",
+            Method::POST,
+            "/api/v1/departments",
+            Body::Json(huge_json),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "bad credit code",
+            Method::POST,
+            "/api/v1/users",
+            Body::Json(r#"{"username":"agent2","display_name":"x","password":"long-enough-1","role":"enterprise","company_code":"91350100M000100Y42"}"#),
+            422,
+            "validation_failed",
+        ),
+        (
+            "bad resident ID",
+            Method::POST,
+            "/api/v1/users",
+            Body::Json(r#"{"username":"citizen2","display_name":"x","password":"long-enough-1","role":"citizen","id_number":"110105194912310021"}"#),
+            422,
+            "validation_failed",
+        ),
         ("bad query type", Method::GET, "/api/v1/audit?limit=many", Body::None, 400, "bad_request"),
-        ("bad date", Method::GET, "/api/v1/calendar/working-days?from=2022-13-01&days=1", Body::None, 422, "validation_failed"),
+        (
+            "bad date",
+            Method::GET,
+            "/api/v1/calendar/working-days?from=2022-13-01&days=1",
+            Body::None,
+            422,
+            "validation_failed",
+        ),
         ("unknown API route", Method::GET, "/api/v1/nothing/here", Body::None, 404, "not_found"),
     ];
     for (name, method, path, body, want, code) in cases {
@@ -216,16 +378,37 @@ async fn malformed_requests_get_a_clear_4xx_and_change_nothing(backend: Backend)
     }
 
     // No Content-Type on an API call.
-    let r = client().post(app.url("/api/v1/departments")).header(COOKIE, admin.cookie()).header("x-csrf-token", &admin.csrf).body("{}").send().await.unwrap();
+    let r = client()
+        .post(app.url("/api/v1/departments"))
+        .header(COOKIE, admin.cookie())
+        .header("x-csrf-token", &admin.csrf)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 415);
 
     // CSRF: a wrong or missing token is refused, for API calls and for forms alike.
     let mut forged = admin.clone();
     forged.csrf = "forged".into();
-    let r = call(&app, &forged, Method::POST, "/api/v1/departments", Body::Json(r#"{"code":"forged","name_zh":"伪","name_en":"Forged"}"#)).await;
+    let r = call(
+        &app,
+        &forged,
+        Method::POST,
+        "/api/v1/departments",
+        Body::Json(r#"{"code":"forged","name_zh":"伪","name_en":"Forged"}"#),
+    )
+    .await;
     assert_eq!(r.status().as_u16(), 403);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "csrf_failed");
-    let r = call(&app, &forged, Method::POST, "/admin/departments", Body::Form("code=forged&name_zh=伪&name_en=Forged")).await;
+    let r = call(
+        &app,
+        &forged,
+        Method::POST,
+        "/admin/departments",
+        Body::Form("code=forged&name_zh=伪&name_en=Forged"),
+    )
+    .await;
     assert_eq!(r.status().as_u16(), 403);
     assert!(r.text().await.unwrap().contains("csrf_failed"));
     let r = client()
@@ -237,7 +420,18 @@ async fn malformed_requests_get_a_clear_4xx_and_change_nothing(backend: Backend)
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 403, "a form without its token");
-    let r = call(&app, &Caller { role: None, session: None, csrf: "other".into() }, Method::POST, "/login", Body::Form("username=admin&password=x")).await;
+    let r = call(
+        &app,
+        &Caller {
+            role: None,
+            session: None,
+            csrf: "other".into(),
+        },
+        Method::POST,
+        "/login",
+        Body::Form("username=admin&password=x"),
+    )
+    .await;
     assert_eq!(r.status().as_u16(), 403, "a login form whose token does not match its cookie");
 
     // Oversize and non-UTF-8 forms.
@@ -247,7 +441,14 @@ async fn malformed_requests_get_a_clear_4xx_and_change_nothing(backend: Backend)
         .post(app.url("/admin/departments"))
         .header(COOKIE, admin.cookie())
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body([b"code=x&name_zh=".as_slice(), &[0xff, 0xfe], format!("&name_en=y&csrf_token={}", admin.csrf).as_bytes()].concat())
+        .body(
+            [
+                b"code=x&name_zh=".as_slice(),
+                &[0xff, 0xfe],
+                format!("&name_en=y&csrf_token={}", admin.csrf).as_bytes(),
+            ]
+            .concat(),
+        )
         .send()
         .await
         .unwrap();
@@ -267,12 +468,21 @@ async fn malformed_requests_get_a_clear_4xx_and_change_nothing(backend: Backend)
 }
 
 async fn forms_and_api_create_records_that_are_audited(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, "create through the web").await else { return };
+    let Some(app) = TestApp::spawn(backend, "create through the web").await else {
+        return;
+    };
     let demo = dadong_demo::load(&app.store, dadong_demo::DEFAULT_SEED).await.unwrap();
     let admin_login = demo.logins.iter().find(|l| l.role == Admin).unwrap();
     let admin = sign_in(&app, &admin_login.username, &admin_login.password, Admin).await;
 
-    let r = call(&app, &admin, Method::POST, "/admin/departments", Body::Form("code=urban_renewal&name_zh=城市更新局&name_en=Urban+Renewal+Bureau")).await;
+    let r = call(
+        &app,
+        &admin,
+        Method::POST,
+        "/admin/departments",
+        Body::Form("code=urban_renewal&name_zh=城市更新局&name_en=Urban+Renewal+Bureau"),
+    )
+    .await;
     assert_eq!(r.status().as_u16(), 303);
     assert!(app.store.departments().await.unwrap().iter().any(|d| d.code == "urban_renewal"));
 
@@ -281,7 +491,9 @@ async fn forms_and_api_create_records_that_are_audited(backend: Backend) {
         &admin,
         Method::POST,
         "/api/v1/users",
-        Body::Json(r#"{"username":"clerk2","display_name":"李四","password":"long-enough-1","role":"clerk","department":"urban_renewal","phone":"13900001111"}"#),
+        Body::Json(
+            r#"{"username":"clerk2","display_name":"李四","password":"long-enough-1","role":"clerk","department":"urban_renewal","phone":"13900001111"}"#,
+        ),
     )
     .await;
     assert_eq!(r.status().as_u16(), 201);
@@ -291,20 +503,35 @@ async fn forms_and_api_create_records_that_are_audited(backend: Backend) {
     let records = app.store.audit_records(2, None).await.unwrap();
     assert_eq!(records[0].action, "user.create");
     assert_eq!(records[1].action, "department.create");
-    assert!(!records[0].after.as_ref().unwrap().to_string().contains("13900001111"), "no personal data in clear in the chain");
+    assert!(
+        !records[0].after.as_ref().unwrap().to_string().contains("13900001111"),
+        "no personal data in clear in the chain"
+    );
     assert!(app.store.verify_audit().await.unwrap().first_break.is_none());
 }
 
 async fn repeated_failed_sign_ins_are_throttled(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, "login throttling").await else { return };
+    let Some(app) = TestApp::spawn(backend, "login throttling").await else {
+        return;
+    };
     let demo = dadong_demo::load(&app.store, dadong_demo::DEFAULT_SEED).await.unwrap();
     let leader = demo.logins.iter().find(|l| l.role == Leader).unwrap();
     for _ in 0..dadong_store::sessions::FAILURES_PER_ACCOUNT_MAX {
-        let r = client().post(app.url("/api/v1/session")).json(&json!({"username": "leader", "password": "wrong-password"})).send().await.unwrap();
+        let r = client()
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": "leader", "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 401);
     }
     // Now even the right password waits.
-    let r = client().post(app.url("/api/v1/session")).json(&json!({"username": "leader", "password": leader.password})).send().await.unwrap();
+    let r = client()
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": "leader", "password": leader.password}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 429);
     assert!(r.headers().contains_key("retry-after"));
     let r = call(&app, &Caller::anonymous(), Method::POST, "/login", Body::Form("username=leader&password=wrong")).await;
@@ -317,11 +544,23 @@ async fn the_openapi_document_lists_every_api_route(backend: Backend) {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for spec in dadong_web::routes().into_iter().filter(|s| s.path.starts_with("/api/v1/")) {
         let method = spec.method.as_str().to_ascii_lowercase();
-        assert!(doc["paths"][spec.path][&method].is_object(), "{} {} is not in the OpenAPI document", spec.method, spec.path);
+        assert!(
+            doc["paths"][spec.path][&method].is_object(),
+            "{} {} is not in the OpenAPI document",
+            spec.method,
+            spec.path
+        );
     }
     let metrics = client().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("dadong_http_requests_total"), "{metrics}");
-    let due: Value = client().get(app.url("/api/v1/calendar/working-days?from=2022-09-30&days=1")).send().await.unwrap().json().await.unwrap();
+    let due: Value = client()
+        .get(app.url("/api/v1/calendar/working-days?from=2022-09-30&days=1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(due["due"], "2022-10-08");
     assert_eq!(due["provisional"], false);
 }

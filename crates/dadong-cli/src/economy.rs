@@ -1,0 +1,189 @@
+//! The economy's commands: `import`, `report` and `bench bulletin`.
+
+use anyhow::{Context, Result, bail};
+use dadong_domain::Period;
+use dadong_economy::import::{self, FileFormat};
+use dadong_economy::report;
+use dadong_store::economy::ImportFailure;
+use dadong_store::{Actor, Store};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ImportKind {
+    Enterprises,
+    Indicators,
+    Districts,
+    Projects,
+}
+
+/// Imports one file, all or nothing; prints every problem when it is refused.
+pub async fn import_file(store: &Store, kind: ImportKind, file: &Path) -> Result<std::process::ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    match import_bytes(store, &Actor::cli(), kind, &name, &bytes).await? {
+        Ok(summary) => {
+            println!(
+                "imported {} {} rows from {} ({} new, {} replaced; import {})",
+                summary.rows, summary.kind, name, summary.inserted, summary.replaced, summary.import_id
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{}: refused, nothing stored ({} problems):", file.display(), errors.len());
+            for e in &errors {
+                eprintln!("  row {}, column {}, '{}': {}", e.row, e.column, e.value, e.reason);
+            }
+            Ok(std::process::ExitCode::from(1))
+        }
+    }
+}
+
+/// Parses and stores a file; row-level problems come back as the inner error.
+pub async fn import_bytes(
+    store: &Store,
+    actor: &Actor,
+    kind: ImportKind,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Result<dadong_store::economy::ImportSummary, Vec<import::ImportError>>> {
+    let format: FileFormat = import::detect_format(name, bytes);
+    let sha = dadong_domain::crypto::sha256_hex(bytes);
+    let catalog: Vec<String> = store.indicator_catalog().await?.into_iter().map(|i| i.code).collect();
+    let known: Vec<&str> = catalog.iter().map(String::as_str).collect();
+    let outcome = match kind {
+        ImportKind::Enterprises => match import::parse_enterprises(bytes, format) {
+            Ok(rows) => store.import_enterprises(actor, name, &sha, &rows).await,
+            Err(e) => return Ok(Err(e.0)),
+        },
+        ImportKind::Indicators => match import::parse_indicators(bytes, format, &known) {
+            Ok(rows) => store.import_indicators(actor, name, &sha, &rows).await,
+            Err(e) => return Ok(Err(e.0)),
+        },
+        ImportKind::Districts => match import::parse_districts(bytes, format, &known) {
+            Ok(rows) => store.import_districts(actor, name, &sha, &rows).await,
+            Err(e) => return Ok(Err(e.0)),
+        },
+        ImportKind::Projects => match import::parse_projects(bytes, format) {
+            Ok(rows) => store.import_projects(actor, name, &sha, &rows).await,
+            Err(e) => return Ok(Err(e.0)),
+        },
+    };
+    match outcome {
+        Ok(summary) => Ok(Ok(summary)),
+        Err(ImportFailure::Rows(errors)) => Ok(Err(errors)),
+        Err(ImportFailure::Store(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Every form: HTML, Markdown with its SVG charts, and the XLSX workbook, into --out.
+    All,
+    /// The stable JSON of the exchange formats, one line on standard output.
+    Json,
+    Html,
+    Markdown,
+    Xlsx,
+}
+
+pub async fn write_report(store: &Store, through: &str, format: ReportFormat, out: Option<PathBuf>) -> Result<()> {
+    let through = Period::parse(through).map_err(|e| anyhow::anyhow!("--through: {e}"))?;
+    let bulletin = store.bulletin(through).await?;
+    if bulletin.indicators.is_empty() {
+        eprintln!("note: no indicator values are stored for {}-01 to {through}", through.year());
+    }
+    if format == ReportFormat::Json {
+        println!("{}", report::to_json(&bulletin, &serde_json::Map::new()));
+        return Ok(());
+    }
+    let dir = out.unwrap_or_else(|| PathBuf::from(format!("report-{through}")));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut written = Vec::new();
+    let mut write = |name: String, bytes: &[u8]| -> Result<()> {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(path);
+        Ok(())
+    };
+    if matches!(format, ReportFormat::All | ReportFormat::Html) {
+        write(format!("bulletin-{through}.html"), report::html(&bulletin).as_bytes())?;
+    }
+    if matches!(format, ReportFormat::All | ReportFormat::Markdown) {
+        write(format!("bulletin-{through}.md"), report::markdown(&bulletin).as_bytes())?;
+        for (name, svg) in report::charts(&bulletin) {
+            write(name, svg.as_bytes())?;
+        }
+    }
+    if matches!(format, ReportFormat::All | ReportFormat::Xlsx) {
+        write(
+            format!("bulletin-{through}.xlsx"),
+            &report::xlsx(&bulletin).context("cannot build the workbook")?,
+        )?;
+    }
+    for p in written {
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// `dadong bench bulletin`: the bulletin through every month of the stored data, beside one
+/// plain SQL GROUP BY over the raw rows computing the same totals, in the same run.
+pub async fn bench_bulletin(store: &Store, json: bool) -> Result<()> {
+    let Some((first, latest)) = store.indicator_period_range().await? else {
+        bail!("no indicator values stored: run `dadong demo` first")
+    };
+    let mut months = Vec::new();
+    let mut p = first;
+    while p <= latest {
+        months.push(p);
+        p = if p.month() == 12 {
+            Period::new(p.year() + 1, 1)?
+        } else {
+            Period::new(p.year(), p.month() + 1)?
+        };
+    }
+    let mut bulletin_ms = Vec::new();
+    let mut baseline_ms = Vec::new();
+    for &m in &months {
+        let t = std::time::Instant::now();
+        let b = store.bulletin(m).await?;
+        bulletin_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = std::time::Instant::now();
+        let totals = store.plain_totals(m).await?;
+        baseline_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        // The two must agree on every flow total: the bench measures equal work.
+        for ind in b.indicators.iter().filter(|i| i.indicator.aggregation == dadong_economy::Aggregation::Flow) {
+            let plain = totals.iter().find(|(c, _)| *c == ind.indicator.code).map(|(_, v)| *v).unwrap_or(0);
+            if plain != ind.total {
+                bail!(
+                    "bulletin and plain SQL disagree on {} through {m}: {} vs {plain}",
+                    ind.indicator.code,
+                    ind.total
+                );
+            }
+        }
+    }
+    let stats = |v: &[f64]| {
+        let mut s = v.to_vec();
+        s.sort_by(|a, b| a.total_cmp(b));
+        (s[s.len() / 2], s[s.len() - 1])
+    };
+    let (b_med, b_max) = stats(&bulletin_ms);
+    let (g_med, g_max) = stats(&baseline_ms);
+    let rows = store.indicator_row_count().await?;
+    eprintln!(
+        "bulletin through each of {} months ({rows} indicator rows, {}):",
+        months.len(),
+        store.backend().name()
+    );
+    eprintln!("  bulletin            median {b_med:8.1} ms   max {b_max:8.1} ms   (target <= 100 ms demo, <= 1000 ms province)");
+    eprintln!("  plain SQL GROUP BY  median {g_med:8.1} ms   max {g_max:8.1} ms");
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"backend": store.backend().name(), "months": months.len(), "indicator_rows": rows,
+                "bulletin_ms_median": b_med, "bulletin_ms_max": b_max, "baseline_ms_median": g_med, "baseline_ms_max": g_max})
+        );
+    }
+    Ok(())
+}
