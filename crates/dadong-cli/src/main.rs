@@ -141,6 +141,10 @@ enum UserCommand {
 enum BenchCommand {
     /// The bulletin through every stored month, beside one plain SQL GROUP BY over the raw rows.
     Bulletin {
+        /// Generate province-scale data into the (empty) store first: 1,000,000 entities,
+        /// 50,000 above-size enterprises, 60 months of 6 indicators. Use a database of its own.
+        #[arg(long)]
+        province: bool,
         /// Print the figures as one line of JSON on standard output too.
         #[arg(long)]
         json: bool,
@@ -227,9 +231,9 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             economy::write_report(&store, &through, format, out).await?;
             Ok(ok)
         }
-        Command::Bench(BenchCommand::Bulletin { json }) => {
+        Command::Bench(BenchCommand::Bulletin { province, json }) => {
             let store = cli.store.open().await?;
-            economy::bench_bulletin(&store, json).await?;
+            economy::bench_bulletin(&store, province, json).await?;
             Ok(ok)
         }
         Command::User(cmd) => {

@@ -3,8 +3,8 @@
 
 use crate::audit::{self, Actor};
 use crate::{Result, Store, StoreError, now_ms};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use dadong_domain::crypto::{mask_phone, parse_phone};
 use dadong_domain::{CreditCode, ResidentId, Role};
 use serde::Serialize;
@@ -53,7 +53,9 @@ pub const PASSWORD_LEN_MAX: usize = 128;
 
 fn validate_username(name: &str) -> Result<String> {
     let name = name.trim().to_ascii_lowercase();
-    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'));
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'));
     if !(3..=32).contains(&name.len()) || !ok_chars {
         return Err(StoreError::invalid(
             "username",
@@ -146,7 +148,10 @@ impl Store {
             return Err(StoreError::invalid("name_en", "1 to 128 characters"));
         }
         let mut tx = self.begin_write().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM departments WHERE code = $1").bind(&code).fetch_optional(&mut *tx).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM departments WHERE code = $1")
+            .bind(&code)
+            .fetch_optional(&mut *tx)
+            .await?;
         if exists.is_some() {
             return Err(StoreError::Conflict(format!("a department with code '{code}' exists")));
         }
@@ -158,17 +163,40 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| taken_or(e, || StoreError::Conflict(format!("a department with code '{code}' exists"))))?;
-        let dept = Department { id, code, name_zh: name_zh.to_string(), name_en: name_en.to_string() };
+        let dept = Department {
+            id,
+            code,
+            name_zh: name_zh.to_string(),
+            name_en: name_en.to_string(),
+        };
         let after = serde_json::to_value(&dept).expect("serialisable");
-        audit::append(&mut tx, self.backend(), actor, "department.create", &format!("department:{id}"), None, Some(&after)).await?;
+        audit::append(
+            &mut tx,
+            self.backend(),
+            actor,
+            "department.create",
+            &format!("department:{id}"),
+            None,
+            Some(&after),
+        )
+        .await?;
         tx.commit().await?;
         Ok(dept)
     }
 
     pub async fn departments(&self) -> Result<Vec<Department>> {
-        let rows = sqlx::query("SELECT id, code, name_zh, name_en FROM departments ORDER BY id").fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT id, code, name_zh, name_en FROM departments ORDER BY id")
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
-            .map(|r| Ok(Department { id: r.try_get(0)?, code: r.try_get(1)?, name_zh: r.try_get(2)?, name_en: r.try_get(3)? }))
+            .map(|r| {
+                Ok(Department {
+                    id: r.try_get(0)?,
+                    code: r.try_get(1)?,
+                    name_zh: r.try_get(2)?,
+                    name_en: r.try_get(3)?,
+                })
+            })
             .collect()
     }
 
@@ -189,7 +217,10 @@ impl Store {
         let company_code = match new.company_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(code) => Some(CreditCode::parse(code).map_err(|e| StoreError::invalid("company_code", e.to_string()))?),
             None if role.needs_company() => {
-                return Err(StoreError::invalid("company_code", format!("a {role} acts for one company: give its credit code")));
+                return Err(StoreError::invalid(
+                    "company_code",
+                    format!("a {role} acts for one company: give its credit code"),
+                ));
             }
             None => None,
         };
@@ -218,7 +249,10 @@ impl Store {
             ),
             None => None,
         };
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1").bind(&username).fetch_optional(&mut *tx).await?;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(&username)
+            .fetch_optional(&mut *tx)
+            .await?;
         if taken.is_some() {
             return Err(StoreError::invalid("username", format!("'{username}' is taken")));
         }
@@ -273,7 +307,10 @@ impl Store {
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(username.trim().to_ascii_lowercase()).fetch_optional(self.pool()).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(username.trim().to_ascii_lowercase())
+            .fetch_optional(self.pool())
+            .await?;
         row.map(|r| self.user_from_row(&r)).transpose()
     }
 
@@ -319,7 +356,16 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("user '{username}'")))?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-        audit::append(&mut tx, self.backend(), actor, "user.password", &format!("user:{id}"), None, Some(&json!({"password": "changed"}))).await?;
+        audit::append(
+            &mut tx,
+            self.backend(),
+            actor,
+            "user.password",
+            &format!("user:{id}"),
+            None,
+            Some(&json!({"password": "changed"})),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -340,7 +386,16 @@ impl Store {
             .rows_affected();
         if inserted == 1 {
             let after = json!({"user_id": user_id, "company_code": code.as_str()});
-            audit::append(&mut tx, self.backend(), actor, "assignment.create", &format!("user:{user_id}"), None, Some(&after)).await?;
+            audit::append(
+                &mut tx,
+                self.backend(),
+                actor,
+                "assignment.create",
+                &format!("user:{user_id}"),
+                None,
+                Some(&after),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -348,9 +403,11 @@ impl Store {
 
     /// The credit codes of the enterprises a cadre is assigned to.
     pub async fn assigned_companies(&self, user_id: i64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT company_code FROM user_assignments WHERE user_id = $1 ORDER BY company_code")
-            .bind(user_id)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT company_code FROM user_assignments WHERE user_id = $1 ORDER BY company_code")
+                .bind(user_id)
+                .fetch_all(self.pool())
+                .await?,
+        )
     }
 }

@@ -115,20 +115,18 @@ pub async fn append(
     let before = before.map(Value::to_string);
     let after = after.map(Value::to_string);
     let hash = record_hash(&prev_hash, seq, at_ms, &actor, action, object, before.as_deref(), after.as_deref());
-    sqlx::query(
-        "INSERT INTO audit_log (seq, at, actor, action, object, before_json, after_json, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(seq)
-    .bind(at_ms)
-    .bind(&actor)
-    .bind(action)
-    .bind(object)
-    .bind(before)
-    .bind(after)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query("INSERT INTO audit_log (seq, at, actor, action, object, before_json, after_json, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(seq)
+        .bind(at_ms)
+        .bind(&actor)
+        .bind(action)
+        .bind(object)
+        .bind(before)
+        .bind(after)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
         .bind(seq)
         .bind(&hash)
@@ -224,7 +222,9 @@ impl Store {
             } else {
                 // Records beyond the head, or a head that names another hash: the tail was
                 // rewritten without going through the chain.
-                AuditBreak::Altered { seq: last_seq.min(head_seq.max(1)) }
+                AuditBreak::Altered {
+                    seq: last_seq.min(head_seq.max(1)),
+                }
             });
         }
         Ok(AuditReport { records: count, first_break })

@@ -27,6 +27,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("indicators", "code"),
     ("indicator_values", "credit_code, indicator, period"),
     ("district_figures", "district, indicator, period"),
+    ("indicator_rollups", "indicator, dim, period, dim_key"),
     ("projects", "project_id"),
     ("project_stages", "id"),
     ("imports", "id"),
@@ -55,7 +56,9 @@ impl Store {
     pub async fn backup(&self, out: &mut dyn Write) -> Result<u64> {
         let mut tx = self.pool().begin().await?;
         if self.backend() == Backend::Postgres {
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
         }
         let schema: i64 = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(&mut *tx).await?;
         let header = json!({"format": FORMAT, "version": 1, "schema": schema, "backend": self.backend().name(), "created_at_ms": now_ms()});
@@ -65,7 +68,10 @@ impl Store {
             let kinds = self.column_kinds(&mut tx, table).await?;
             let columns: Vec<&String> = kinds.iter().map(|(c, _)| c).collect();
             writeln!(out, "{}", json!({"table": table, "columns": columns}))?;
-            let sql = format!("SELECT {} FROM {table} ORDER BY {order}", columns.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "));
+            let sql = format!(
+                "SELECT {} FROM {table} ORDER BY {order}",
+                columns.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+            );
             let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut *tx);
             while let Some(row) = rows.try_next().await? {
                 let mut values = Vec::with_capacity(kinds.len());

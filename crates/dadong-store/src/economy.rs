@@ -12,12 +12,85 @@ use dadong_economy::import::ImportError;
 use dadong_economy::*;
 use serde_json::json;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Over 100 million yuan (亿元以上), in fen.
 pub const OVER_100M_FEN: i64 = 100_000_000 * 100;
 /// Rows per multi-row INSERT: well inside both databases' parameter limits.
 const BATCH_ROWS: usize = 500;
+
+/// Where the bulletin reads its sums from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Rollups,
+    RawRows,
+}
+
+/// The dimensions figures are broken down by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dim {
+    All,
+    Industry,
+    Park,
+    Tag,
+}
+
+impl Dim {
+    const ALL: [Dim; 4] = [Dim::All, Dim::Industry, Dim::Park, Dim::Tag];
+
+    fn name(self) -> &'static str {
+        match self {
+            Dim::All => "all",
+            Dim::Industry => "industry",
+            Dim::Park => "park",
+            Dim::Tag => "tag",
+        }
+    }
+
+    /// The SQL for a row's key in this dimension (`c` the value, `e` its enterprise, `t` a tag).
+    fn key_sql(self) -> &'static str {
+        match self {
+            Dim::All => "'all'",
+            Dim::Industry => "SUBSTR(e.industry, 1, 3)",
+            Dim::Park => "COALESCE(e.park, '')",
+            Dim::Tag => "t.tag",
+        }
+    }
+
+    fn join_sql(self) -> &'static str {
+        match self {
+            Dim::Tag => "JOIN enterprise_tags t ON t.credit_code = e.credit_code",
+            _ => "",
+        }
+    }
+}
+
+struct KeySums {
+    key: String,
+    total: i128,
+    paired_total: i128,
+    paired_prior: i128,
+}
+
+/// Sums the raw rows of one dimension into rollup rows; `filter` narrows the values (`c`).
+fn rollup_insert_sql(dim: Dim, filter: &str) -> String {
+    // PostgreSQL refuses a constant in GROUP BY, so the whole-district rows group by month only.
+    let (key, group_key) = match dim {
+        Dim::All => ("''".to_string(), String::new()),
+        other => (other.key_sql().to_string(), format!(", {}", other.key_sql())),
+    };
+    format!(
+        "INSERT INTO indicator_rollups (indicator, period, dim, dim_key, total, paired_total, paired_prior)
+         SELECT c.indicator, c.period, '{dim}', {key}, CAST(SUM(c.value) AS BIGINT),
+                CAST(SUM(CASE WHEN p.value IS NULL THEN 0 ELSE c.value END) AS BIGINT), CAST(SUM(COALESCE(p.value, 0)) AS BIGINT)
+         FROM indicator_values c JOIN enterprises e ON e.credit_code = c.credit_code {join}
+         LEFT JOIN indicator_values p ON p.credit_code = c.credit_code AND p.indicator = c.indicator AND p.period = c.period - 100
+         WHERE e.above_size = 1 {filter}
+         GROUP BY c.indicator, c.period{group_key}",
+        dim = dim.name(),
+        join = dim.join_sql()
+    )
+}
 
 pub fn period_int(p: Period) -> i64 {
     p.year() as i64 * 100 + p.month() as i64
@@ -72,7 +145,12 @@ impl std::fmt::Display for ImportFailure {
 }
 
 fn row_error(row: usize, column: &str, value: &str, reason: &str) -> ImportError {
-    ImportError { row, column: column.into(), value: value.into(), reason: reason.into() }
+    ImportError {
+        row,
+        column: column.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
 }
 
 /// Inserts rows in multi-row statements: `head` is `INSERT INTO t (a, b, c) VALUES`, `tail`
@@ -113,7 +191,15 @@ fn date_text(d: Option<jiff::civil::Date>) -> Option<String> {
 }
 
 impl Store {
-    async fn record_import(&self, conn: &mut AnyConnection, actor: &Actor, kind: &str, file_name: &str, sha256: &str, rows: usize, extra: serde_json::Value) -> Result<i64> {
+    async fn record_import(
+        &self,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        kind: &str,
+        (file_name, sha256): (&str, &str),
+        rows: usize,
+        extra: serde_json::Value,
+    ) -> Result<i64> {
         let id: i64 = sqlx::query_scalar("INSERT INTO imports (kind, file_name, sha256, rows_count, actor, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
             .bind(kind)
             .bind(file_name)
@@ -127,7 +213,16 @@ impl Store {
         if let (Some(a), Some(e)) = (after.as_object_mut(), extra.as_object()) {
             a.extend(e.clone());
         }
-        audit::append(conn, self.backend(), actor, &format!("import.{kind}"), &format!("import:{id}"), None, Some(&after)).await?;
+        audit::append(
+            conn,
+            self.backend(),
+            actor,
+            &format!("import.{kind}"),
+            &format!("import:{id}"),
+            None,
+            Some(&after),
+        )
+        .await?;
         Ok(id)
     }
 
@@ -142,7 +237,10 @@ impl Store {
         let mut old_tags: HashMap<(String, String), String> = HashMap::new();
         for chunk in codes.chunks(BATCH_ROWS) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("SELECT credit_code, tag, entered FROM enterprise_tags WHERE credit_code IN ({})", placeholders.join(", "));
+            let sql = format!(
+                "SELECT credit_code, tag, entered FROM enterprise_tags WHERE credit_code IN ({})",
+                placeholders.join(", ")
+            );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for c in chunk {
                 q = q.bind(*c);
@@ -174,7 +272,12 @@ impl Store {
             4,
             "ON CONFLICT (credit_code) DO UPDATE SET name = excluded.name, registered = excluded.registered",
             rows,
-            |q, r| q.bind(r.credit_code.as_str()).bind(r.name.as_str()).bind("company").bind(r.registered.to_string()),
+            |q, r| {
+                q.bind(r.credit_code.as_str())
+                    .bind(r.name.as_str())
+                    .bind("company")
+                    .bind(r.registered.to_string())
+            },
         )
         .await?;
         for chunk in codes.chunks(BATCH_ROWS) {
@@ -201,11 +304,36 @@ impl Store {
                 })
             })
             .collect();
-        insert_batched(&mut tx, "INSERT INTO enterprise_tags (credit_code, tag, entered) VALUES", 3, "", &tags, |q, t| q.bind(t.0.as_str()).bind(t.1.as_str()).bind(t.2.as_str())).await?;
+        insert_batched(
+            &mut tx,
+            "INSERT INTO enterprise_tags (credit_code, tag, entered) VALUES",
+            3,
+            "",
+            &tags,
+            |q, t| q.bind(t.0.as_str()).bind(t.1.as_str()).bind(t.2.as_str()),
+        )
+        .await?;
+        // Size, industry, park and pools decide which sums a value falls in: rebuild them all.
+        self.refresh_rollups(&mut tx, None).await?;
         let replaced = existing.len();
-        let id = self.record_import(&mut tx, actor, "enterprises", file_name, sha256, rows.len(), json!({"inserted": rows.len() - replaced, "replaced": replaced})).await?;
+        let id = self
+            .record_import(
+                &mut tx,
+                actor,
+                "enterprises",
+                (file_name, sha256),
+                rows.len(),
+                json!({"inserted": rows.len() - replaced, "replaced": replaced}),
+            )
+            .await?;
         tx.commit().await?;
-        Ok(ImportSummary { kind: "enterprises".into(), rows: rows.len(), inserted: rows.len() - replaced, replaced, import_id: id })
+        Ok(ImportSummary {
+            kind: "enterprises".into(),
+            rows: rows.len(),
+            inserted: rows.len() - replaced,
+            replaced,
+            import_id: id,
+        })
     }
 
     async fn existing_codes(&self, conn: &mut AnyConnection, table: &str, codes: &[&str]) -> Result<HashSet<String>> {
@@ -224,7 +352,9 @@ impl Store {
 
     /// The codes of the indicator catalog.
     pub async fn indicator_catalog(&self) -> Result<Vec<Indicator>> {
-        let rows = sqlx::query("SELECT code, name_zh, name_en, unit, aggregation FROM indicators ORDER BY code").fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT code, name_zh, name_en, unit, aggregation FROM indicators ORDER BY code")
+            .fetch_all(self.pool())
+            .await?;
         let order: Vec<String> = shipped_indicators().into_iter().map(|i| i.code).collect();
         let mut list: Vec<Indicator> = rows
             .iter()
@@ -252,7 +382,14 @@ impl Store {
         let errors: Vec<ImportError> = rows
             .iter()
             .filter(|r| !known.contains(r.credit_code.as_str()))
-            .map(|r| row_error(r.row, "credit_code", r.credit_code.as_str(), "no enterprise with this credit code in the registry: import it in enterprises.csv first"))
+            .map(|r| {
+                row_error(
+                    r.row,
+                    "credit_code",
+                    r.credit_code.as_str(),
+                    "no enterprise with this credit code in the registry: import it in enterprises.csv first",
+                )
+            })
             .take(dadong_economy::import::ERRORS_MAX)
             .collect();
         if !errors.is_empty() {
@@ -265,28 +402,64 @@ impl Store {
             4,
             "ON CONFLICT (credit_code, indicator, period) DO UPDATE SET value = excluded.value",
             rows,
-            |q, r| q.bind(r.credit_code.as_str()).bind(r.indicator.as_str()).bind(period_int(r.period)).bind(r.value as i64),
+            |q, r| {
+                q.bind(r.credit_code.as_str())
+                    .bind(r.indicator.as_str())
+                    .bind(period_int(r.period))
+                    .bind(r.value as i64)
+            },
         )
         .await?;
-        let periods: Vec<String> = rows.iter().map(|r| r.period).collect::<std::collections::BTreeSet<_>>().into_iter().map(|p| p.to_string()).collect();
+        // A value is summed in its own month and, as the prior of a pair, a year later.
+        let keys: BTreeSet<(String, i64)> = rows
+            .iter()
+            .flat_map(|r| [(r.indicator.clone(), period_int(r.period)), (r.indicator.clone(), period_int(r.period) + 100)])
+            .collect();
+        self.refresh_rollups(&mut tx, Some(&keys)).await?;
+        let periods: Vec<String> = rows
+            .iter()
+            .map(|r| r.period)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect();
         let id = self
-            .record_import(&mut tx, actor, "indicators", file_name, sha256, rows.len(), json!({"periods": periods, "inserted": rows.len() - replaced, "replaced": replaced}))
+            .record_import(
+                &mut tx,
+                actor,
+                "indicators",
+                (file_name, sha256),
+                rows.len(),
+                json!({"periods": periods, "inserted": rows.len() - replaced, "replaced": replaced}),
+            )
             .await?;
         tx.commit().await?;
-        Ok(ImportSummary { kind: "indicators".into(), rows: rows.len(), inserted: rows.len() - replaced, replaced, import_id: id })
+        Ok(ImportSummary {
+            kind: "indicators".into(),
+            rows: rows.len(),
+            inserted: rows.len() - replaced,
+            replaced,
+            import_id: id,
+        })
     }
 
     async fn count_existing_values(&self, conn: &mut AnyConnection, rows: &[IndicatorRow]) -> Result<usize> {
         // Group by (indicator, period) to ask one question per group.
         let mut groups: BTreeMap<(String, i64), Vec<&str>> = BTreeMap::new();
         for r in rows {
-            groups.entry((r.indicator.clone(), period_int(r.period))).or_default().push(r.credit_code.as_str());
+            groups
+                .entry((r.indicator.clone(), period_int(r.period)))
+                .or_default()
+                .push(r.credit_code.as_str());
         }
         let mut count = 0usize;
         for ((indicator, period), codes) in groups {
             for chunk in codes.chunks(BATCH_ROWS) {
                 let placeholders: Vec<String> = (3..chunk.len() + 3).map(|i| format!("${i}")).collect();
-                let sql = format!("SELECT COUNT(*) FROM indicator_values WHERE indicator = $1 AND period = $2 AND credit_code IN ({})", placeholders.join(", "));
+                let sql = format!(
+                    "SELECT COUNT(*) FROM indicator_values WHERE indicator = $1 AND period = $2 AND credit_code IN ({})",
+                    placeholders.join(", ")
+                );
                 let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(indicator.as_str()).bind(period);
                 for c in chunk {
                     q = q.bind(*c);
@@ -306,12 +479,26 @@ impl Store {
             5,
             "ON CONFLICT (district, indicator, period) DO UPDATE SET total = excluded.total, growth_tenths = excluded.growth_tenths",
             rows,
-            |q, r| q.bind(r.district.as_str()).bind(r.indicator.as_str()).bind(period_int(r.period)).bind(r.total as i64).bind(r.growth_tenths),
+            |q, r| {
+                q.bind(r.district.as_str())
+                    .bind(r.indicator.as_str())
+                    .bind(period_int(r.period))
+                    .bind(r.total as i64)
+                    .bind(r.growth_tenths)
+            },
         )
         .await?;
-        let id = self.record_import(&mut tx, actor, "districts", file_name, sha256, rows.len(), json!({})).await?;
+        let id = self
+            .record_import(&mut tx, actor, "districts", (file_name, sha256), rows.len(), json!({}))
+            .await?;
         tx.commit().await?;
-        Ok(ImportSummary { kind: "districts".into(), rows: rows.len(), inserted: rows.len(), replaced: 0, import_id: id })
+        Ok(ImportSummary {
+            kind: "districts".into(),
+            rows: rows.len(),
+            inserted: rows.len(),
+            replaced: 0,
+            import_id: id,
+        })
     }
 
     /// Upserts projects and records each stage date that is new or changed in their history.
@@ -322,7 +509,10 @@ impl Store {
         let ids: Vec<&str> = rows.iter().map(|r| r.project_id.as_str()).collect();
         for chunk in ids.chunks(BATCH_ROWS) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("SELECT project_id, signed, landed, started, completed FROM projects WHERE project_id IN ({})", placeholders.join(", "));
+            let sql = format!(
+                "SELECT project_id, signed, landed, started, completed FROM projects WHERE project_id IN ({})",
+                placeholders.join(", ")
+            );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for c in chunk {
                 q = q.bind(*c);
@@ -356,21 +546,41 @@ impl Store {
             let new = [date_text(r.signed), date_text(r.landed), date_text(r.started), date_text(r.completed)];
             let before = old.get(&r.project_id).cloned().unwrap_or_default();
             for (i, stage) in ["signed", "landed", "started", "completed"].into_iter().enumerate() {
-                if let Some(d) = &new[i] {
-                    if before[i].as_ref() != Some(d) {
-                        stages.push((r.project_id.clone(), stage, d.clone()));
-                    }
+                if let Some(d) = &new[i]
+                    && before[i].as_ref() != Some(d)
+                {
+                    stages.push((r.project_id.clone(), stage, d.clone()));
                 }
             }
         }
-        insert_batched(&mut tx, "INSERT INTO project_stages (project_id, stage, stage_date, recorded_at) VALUES", 4, "", &stages, |q, s| {
-            q.bind(s.0.as_str()).bind(s.1).bind(s.2.as_str()).bind(now)
-        })
+        insert_batched(
+            &mut tx,
+            "INSERT INTO project_stages (project_id, stage, stage_date, recorded_at) VALUES",
+            4,
+            "",
+            &stages,
+            |q, s| q.bind(s.0.as_str()).bind(s.1).bind(s.2.as_str()).bind(now),
+        )
         .await?;
         let replaced = old.len();
-        let id = self.record_import(&mut tx, actor, "projects", file_name, sha256, rows.len(), json!({"inserted": rows.len() - replaced, "replaced": replaced})).await?;
+        let id = self
+            .record_import(
+                &mut tx,
+                actor,
+                "projects",
+                (file_name, sha256),
+                rows.len(),
+                json!({"inserted": rows.len() - replaced, "replaced": replaced}),
+            )
+            .await?;
         tx.commit().await?;
-        Ok(ImportSummary { kind: "projects".into(), rows: rows.len(), inserted: rows.len() - replaced, replaced, import_id: id })
+        Ok(ImportSummary {
+            kind: "projects".into(),
+            rows: rows.len(),
+            inserted: rows.len() - replaced,
+            replaced,
+            import_id: id,
+        })
     }
 
     /// The district's name as the bulletin states it.
@@ -380,7 +590,9 @@ impl Store {
 
     /// The first and last periods with indicator values, if any.
     pub async fn indicator_period_range(&self) -> Result<Option<(Period, Period)>> {
-        let row = sqlx::query("SELECT MIN(period), MAX(period) FROM indicator_values").fetch_one(self.pool()).await?;
+        let row = sqlx::query("SELECT MIN(period), MAX(period) FROM indicator_values")
+            .fetch_one(self.pool())
+            .await?;
         let (a, b): (Option<i64>, Option<i64>) = (row.try_get(0)?, row.try_get(1)?);
         Ok(a.and_then(period_of_int).zip(b.and_then(period_of_int)))
     }
@@ -409,13 +621,17 @@ impl Store {
         Ok(v.and_then(period_of_int))
     }
 
-    /// The bulletin for January to `through`, computed from the raw rows.
+    /// The bulletin for January to `through`, from the rollups the imports keep.
     pub async fn bulletin(&self, through: Period) -> Result<Bulletin> {
+        self.bulletin_with(Source::Rollups, through).await
+    }
+
+    async fn bulletin_with(&self, source: Source, through: Period) -> Result<Bulletin> {
         let from = Period::new(through.year(), 1).expect("January");
         let (p_from, p_to) = (period_int(from), period_int(through));
         let mut indicators = Vec::new();
         for ind in self.indicator_catalog().await? {
-            if let Some(f) = self.indicator_figures(&ind, p_from, p_to).await? {
+            if let Some(f) = self.indicator_figures(source, &ind, p_from, p_to).await? {
                 indicators.push(f);
             }
         }
@@ -432,73 +648,91 @@ impl Store {
         })
     }
 
-    async fn indicator_figures(&self, ind: &Indicator, p_from: i64, p_to: i64) -> Result<Option<IndicatorFigures>> {
+    /// Monthly totals of an indicator up to `p_to`, from the rollups or from the raw rows.
+    async fn monthly_totals(&self, source: Source, indicator: &str, p_to: i64) -> Result<BTreeMap<i64, i128>> {
+        let sql = match source {
+            Source::Rollups => "SELECT period, total FROM indicator_rollups WHERE indicator = $1 AND dim = 'all' AND period <= $2",
+            Source::RawRows => {
+                "SELECT v.period, CAST(SUM(v.value) AS BIGINT) FROM indicator_values v JOIN enterprises e ON e.credit_code = v.credit_code
+                 WHERE v.indicator = $1 AND e.above_size = 1 AND v.period <= $2 GROUP BY v.period"
+            }
+        };
+        let rows = sqlx::query(sql).bind(indicator).bind(p_to).fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? as i128))).collect()
+    }
+
+    /// For one dimension, each key's total and comparable sums over the months `t_from..=t_to`.
+    async fn sums_by(&self, source: Source, indicator: &str, dim: Dim, t_from: i64, t_to: i64) -> Result<Vec<KeySums>> {
+        let sql = match source {
+            Source::Rollups => "SELECT dim_key, CAST(SUM(total) AS BIGINT), CAST(SUM(paired_total) AS BIGINT), CAST(SUM(paired_prior) AS BIGINT)
+                 FROM indicator_rollups WHERE indicator = $1 AND dim = $4 AND period BETWEEN $2 AND $3 GROUP BY dim_key"
+                .to_string(),
+            Source::RawRows => format!(
+                "SELECT {key}, CAST(SUM(c.value) AS BIGINT), CAST(SUM(CASE WHEN p.value IS NULL THEN 0 ELSE c.value END) AS BIGINT),
+                        CAST(SUM(COALESCE(p.value, 0)) AS BIGINT)
+                 FROM indicator_values c JOIN enterprises e ON e.credit_code = c.credit_code {join}
+                 LEFT JOIN indicator_values p ON p.credit_code = c.credit_code AND p.indicator = c.indicator AND p.period = c.period - 100
+                 WHERE c.indicator = $1 AND e.above_size = 1 AND c.period BETWEEN $2 AND $3 GROUP BY {key}",
+                key = dim.key_sql(),
+                join = dim.join_sql()
+            ),
+        };
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(indicator).bind(t_from).bind(t_to);
+        if source == Source::Rollups {
+            query = query.bind(dim.name());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(KeySums {
+                    key: r.try_get(0)?,
+                    total: r.try_get::<i64, _>(1)? as i128,
+                    paired_total: r.try_get::<i64, _>(2)? as i128,
+                    paired_prior: r.try_get::<i64, _>(3)? as i128,
+                })
+            })
+            .collect()
+    }
+
+    async fn indicator_figures(&self, source: Source, ind: &Indicator, p_from: i64, p_to: i64) -> Result<Option<IndicatorFigures>> {
         let stock = ind.aggregation == Aggregation::Stock;
-        // The period's months for the total and the growth: all of them for a flow, the last for a stock.
+        // The months that make the total and the growth: all of the period's for a flow, its last for a stock.
         let (t_from, t_to) = if stock { (p_to, p_to) } else { (p_from, p_to) };
-        let monthly: BTreeMap<i64, i128> = sqlx::query(
-            "SELECT v.period, CAST(SUM(v.value) AS BIGINT) FROM indicator_values v JOIN enterprises e ON e.credit_code = v.credit_code
-             WHERE v.indicator = $1 AND e.above_size = 1 AND v.period <= $2 GROUP BY v.period",
-        )
-        .bind(&ind.code)
-        .bind(p_to)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? as i128)))
-        .collect::<Result<_>>()?;
-        if !monthly.range(t_from..=t_to).any(|_| true) {
+        let monthly = self.monthly_totals(source, &ind.code, p_to).await?;
+        if monthly.range(t_from..=t_to).next().is_none() {
             return Ok(None);
         }
         let total: i128 = monthly.range(t_from..=t_to).map(|(_, v)| v).sum();
         let month_total = monthly.get(&p_to).copied().unwrap_or(0);
         let month_is_record = monthly.contains_key(&p_to) && monthly.range(..p_to).all(|(_, v)| *v < month_total);
         let months = (p_from..=p_to)
-            .filter_map(|p| period_of_int(p).map(|period| MonthPoint { period, total: monthly.get(&p).copied().unwrap_or(0), prior_total: monthly.get(&(p - 100)).copied() }))
+            .filter_map(|p| {
+                period_of_int(p).map(|period| MonthPoint {
+                    period,
+                    total: monthly.get(&p).copied().unwrap_or(0),
+                    prior_total: monthly.get(&(p - 100)).copied(),
+                })
+            })
             .collect();
-
-        let growth_by = |key_sql: &'static str, join_sql: &'static str| {
-            let sql = format!(
-                "SELECT {key_sql}, CAST(SUM(c.value) AS BIGINT), CAST(SUM(p.value) AS BIGINT)
-                 FROM indicator_values c JOIN enterprises e ON e.credit_code = c.credit_code {join_sql}
-                 JOIN indicator_values p ON p.credit_code = c.credit_code AND p.indicator = c.indicator AND p.period = c.period - 100
-                 WHERE c.indicator = $1 AND e.above_size = 1 AND c.period BETWEEN $2 AND $3 GROUP BY {key_sql}"
-            );
-            let code = ind.code.clone();
-            async move {
-                let rows = sqlx::query(AssertSqlSafe(sql)).bind(code).bind(t_from).bind(t_to).fetch_all(self.pool()).await?;
-                rows.iter().map(|r| Ok((r.try_get::<String, _>(0)?, (r.try_get::<i64, _>(1)? as i128, r.try_get::<i64, _>(2)? as i128)))).collect::<Result<HashMap<_, _>>>()
-            }
-        };
-        let totals_by = |key_sql: &'static str, join_sql: &'static str| {
-            let sql = format!(
-                "SELECT {key_sql}, CAST(SUM(c.value) AS BIGINT) FROM indicator_values c JOIN enterprises e ON e.credit_code = c.credit_code {join_sql}
-                 WHERE c.indicator = $1 AND e.above_size = 1 AND c.period BETWEEN $2 AND $3 GROUP BY {key_sql}"
-            );
-            let code = ind.code.clone();
-            async move {
-                let rows = sqlx::query(AssertSqlSafe(sql)).bind(code).bind(t_from).bind(t_to).fetch_all(self.pool()).await?;
-                rows.iter().map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)? as i128))).collect::<Result<Vec<_>>>()
-            }
-        };
-        let breakdown = |totals: Vec<(String, i128)>, pairs: HashMap<String, (i128, i128)>| {
-            let mut list: Vec<Breakdown> = totals
+        let breakdown = |sums: Vec<KeySums>| {
+            let mut list: Vec<Breakdown> = sums
                 .into_iter()
-                .map(|(key, total)| Breakdown { growth_pct: pairs.get(&key).and_then(|(c, p)| growth_pct(*c, *p)), key, total })
+                .map(|k| Breakdown {
+                    growth_pct: growth_pct(k.paired_total, k.paired_prior),
+                    key: k.key,
+                    total: k.total,
+                })
                 .collect();
             list.sort_by(|a, b| b.total.cmp(&a.total).then(a.key.cmp(&b.key)));
             list
         };
-        let overall = growth_by("'all'", "").await?;
-        let growth = overall.get("all").and_then(|(c, p)| growth_pct(*c, *p));
-        let own_tenths = overall.get("all").filter(|(_, p)| *p > 0).map(|(c, p)| div_round_half_away((c - p) * 1000, *p));
-        let industry_key = "SUBSTR(e.industry, 1, 3)";
-        let by_industry = breakdown(totals_by(industry_key, "").await?, growth_by(industry_key, "").await?);
-        let park_key = "COALESCE(e.park, '')";
-        let by_park = breakdown(totals_by(park_key, "").await?, growth_by(park_key, "").await?);
-        let tag_join = "JOIN enterprise_tags t ON t.credit_code = e.credit_code";
-        let by_tag = breakdown(totals_by("t.tag", tag_join).await?, growth_by("t.tag", tag_join).await?);
-
+        let all = self.sums_by(source, &ind.code, Dim::All, t_from, t_to).await?;
+        let (paired_total, paired_prior) = all.iter().fold((0, 0), |(c, p), k| (c + k.paired_total, p + k.paired_prior));
+        let growth = growth_pct(paired_total, paired_prior);
+        let own_tenths = (paired_prior > 0).then(|| div_round_half_away((paired_total - paired_prior) * 1000, paired_prior) as i64);
+        let by_industry = breakdown(self.sums_by(source, &ind.code, Dim::Industry, t_from, t_to).await?);
+        let by_park = breakdown(self.sums_by(source, &ind.code, Dim::Park, t_from, t_to).await?);
+        let by_tag = breakdown(self.sums_by(source, &ind.code, Dim::Tag, t_from, t_to).await?);
         let (rank, of) = match own_tenths {
             Some(own) => {
                 let others: Vec<Option<i64>> = sqlx::query_scalar("SELECT growth_tenths FROM district_figures WHERE indicator = $1 AND period = $2")
@@ -510,7 +744,7 @@ impl Store {
                 if others.is_empty() {
                     (None, None)
                 } else {
-                    let own = own as i64;
+                    // Equal rates share a rank and the next rank counts them: 1, 2, 2, 4.
                     let rank = 1 + others.iter().filter(|g| **g > own).count() as u32;
                     (Some(rank), Some(others.len() as u32 + 1))
                 }
@@ -530,6 +764,53 @@ impl Store {
             by_park,
             by_tag,
         }))
+    }
+
+    /// Rebuilds the rollups of the given (indicator, period) keys, or of everything. Runs inside
+    /// the import's transaction, so the rollups never disagree with the rows they sum.
+    async fn refresh_rollups(&self, conn: &mut AnyConnection, keys: Option<&BTreeSet<(String, i64)>>) -> Result<()> {
+        let Some(keys) = keys else {
+            sqlx::query("DELETE FROM indicator_rollups").execute(&mut *conn).await?;
+            for dim in Dim::ALL {
+                sqlx::query(AssertSqlSafe(rollup_insert_sql(dim, ""))).execute(&mut *conn).await?;
+            }
+            return Ok(());
+        };
+        let mut by_indicator: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for (indicator, period) in keys {
+            by_indicator.entry(indicator.as_str()).or_default().push(*period);
+        }
+        for (indicator, periods) in by_indicator {
+            for chunk in periods.chunks(BATCH_ROWS) {
+                // Periods are integers we built, so listing them in the statement is safe.
+                let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+                sqlx::query(AssertSqlSafe(format!(
+                    "DELETE FROM indicator_rollups WHERE indicator = $1 AND period IN ({list})"
+                )))
+                .bind(indicator)
+                .execute(&mut *conn)
+                .await?;
+                for dim in Dim::ALL {
+                    let filter = format!("AND c.indicator = $1 AND c.period IN ({list})");
+                    sqlx::query(AssertSqlSafe(rollup_insert_sql(dim, &filter)))
+                        .bind(indicator)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuilds every rollup from the raw rows.
+    pub(crate) async fn refresh_all_rollups(&self, conn: &mut AnyConnection) -> Result<()> {
+        self.refresh_rollups(conn, None).await
+    }
+
+    /// The bulletin computed straight from the raw rows, without the rollups: the reference
+    /// the rollups are checked against (tests) and what the bench compares with.
+    pub async fn bulletin_from_raw_rows(&self, through: Period) -> Result<Bulletin> {
+        self.bulletin_with(Source::RawRows, through).await
     }
 
     async fn vehicle_makers(&self, p_from: i64, p_to: i64) -> Result<(i64, Centi)> {
@@ -564,8 +845,14 @@ impl Store {
         .bind(&last)
         .fetch_all(self.pool())
         .await?;
-        let counts: HashMap<String, i64> = stage_rows.iter().map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?))).collect::<Result<_>>()?;
-        let by_stage = ["signed", "landed", "started", "completed"].iter().map(|s| (s.to_string(), counts.get(*s).copied().unwrap_or(0))).collect();
+        let counts: HashMap<String, i64> = stage_rows
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .collect::<Result<_>>()?;
+        let by_stage = ["signed", "landed", "started", "completed"]
+            .iter()
+            .map(|s| (s.to_string(), counts.get(*s).copied().unwrap_or(0)))
+            .collect();
         Ok(ProjectFigures {
             started_over_100m: count(STARTED, first.clone(), last.clone()).await?,
             started_over_100m_prior: count(STARTED, pfirst.clone(), plast.clone()).await?,
@@ -580,12 +867,19 @@ impl Store {
     async fn enterprise_figures(&self, through: Period) -> Result<EnterpriseFigures> {
         let last = through.last_day().to_string();
         let year_start = Period::new(through.year(), 1).expect("January").first_day().to_string();
-        let market_entities: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM market_entities WHERE registered <= $1 AND (deregistered IS NULL OR deregistered > $1)")
+        let market_entities: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM market_entities WHERE registered <= $1 AND (deregistered IS NULL OR deregistered > $1)")
+                .bind(&last)
+                .fetch_one(self.pool())
+                .await?;
+        let rows = sqlx::query("SELECT tag, COUNT(*) FROM enterprise_tags WHERE entered <= $1 GROUP BY tag")
             .bind(&last)
-            .fetch_one(self.pool())
+            .fetch_all(self.pool())
             .await?;
-        let rows = sqlx::query("SELECT tag, COUNT(*) FROM enterprise_tags WHERE entered <= $1 GROUP BY tag").bind(&last).fetch_all(self.pool()).await?;
-        let pools: HashMap<String, i64> = rows.iter().map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?))).collect::<Result<_>>()?;
+        let pools: HashMap<String, i64> = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .collect::<Result<_>>()?;
         let new_high_tech: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM enterprise_tags WHERE tag = 'high_tech' AND entered BETWEEN $1 AND $2")
             .bind(&year_start)
             .bind(&last)
@@ -614,10 +908,25 @@ impl Store {
             5,
             "ON CONFLICT (credit_code) DO NOTHING",
             entities,
-            |q, e| q.bind(e.0.as_str()).bind(e.1.as_str()).bind(e.2.as_str()).bind(e.3.as_str()).bind(e.4.as_deref()),
+            |q, e| {
+                q.bind(e.0.as_str())
+                    .bind(e.1.as_str())
+                    .bind(e.2.as_str())
+                    .bind(e.3.as_str())
+                    .bind(e.4.as_deref())
+            },
         )
         .await?;
-        audit::append(&mut tx, self.backend(), actor, "market_entities.add", "market_entities", None, Some(&json!({"count": entities.len()}))).await?;
+        audit::append(
+            &mut tx,
+            self.backend(),
+            actor,
+            "market_entities.add",
+            "market_entities",
+            None,
+            Some(&json!({"count": entities.len()})),
+        )
+        .await?;
         tx.commit().await?;
         Ok(entities.len())
     }

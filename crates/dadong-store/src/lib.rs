@@ -11,14 +11,14 @@
 pub mod accounts;
 pub mod audit;
 pub mod backup;
+pub mod bench;
 pub mod economy;
-
 pub mod migrate;
 pub mod sessions;
 
 use dadong_domain::crypto::{PiiCipher, PiiKey};
-use sqlx::any::AnyPoolOptions;
 use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,7 +63,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        StoreError::Invalid { field: field.into(), message: message.into() }
+        StoreError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -81,7 +84,12 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     pub fn new(data_dir: impl Into<PathBuf>, database_url: Option<String>) -> Self {
-        Self { data_dir: data_dir.into(), database_url, pii_key: None, max_connections: 16 }
+        Self {
+            data_dir: data_dir.into(),
+            database_url,
+            pii_key: None,
+            max_connections: 16,
+        }
     }
 }
 
@@ -114,9 +122,7 @@ impl Store {
                 let path = config.data_dir.join("dadong.db");
                 (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite)
             }
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                (url.to_string(), Backend::Postgres)
-            }
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => (url.to_string(), Backend::Postgres),
             Some(url) if url.starts_with("sqlite:") => (url.to_string(), Backend::Sqlite),
             Some(url) => {
                 let scheme = url.split(':').next().unwrap_or(url);
@@ -135,10 +141,8 @@ impl Store {
             // sync so that an acknowledged write survives a crash.
             options = options.after_connect(|conn: &mut AnyConnection, _meta| {
                 Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                    )
-                    .await?;
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                        .await?;
                     Ok(())
                 })
             });

@@ -12,17 +12,26 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}, Migration {
-    version: 2,
-    name: "economy",
-    sqlite: include_str!("../migrations/sqlite/0002_economy.sql"),
-    postgres: include_str!("../migrations/postgres/0002_economy.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "economy",
+        sqlite: include_str!("../migrations/sqlite/0002_economy.sql"),
+        postgres: include_str!("../migrations/postgres/0002_economy.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "indicator_rollups",
+        sqlite: include_str!("../migrations/sqlite/0003_indicator_rollups.sql"),
+        postgres: include_str!("../migrations/postgres/0003_indicator_rollups.sql"),
+    },
+];
 
 /// The schema version this binary expects.
 pub fn latest_version() -> i64 {

@@ -60,11 +60,18 @@ impl Store {
             Some(u) if u.active => u,
             _ => return Ok(None),
         };
-        Ok(Some(Session { user, csrf_token: row.try_get(1)?, expires_at_ms }))
+        Ok(Some(Session {
+            user,
+            csrf_token: row.try_get(1)?,
+            expires_at_ms,
+        }))
     }
 
     pub async fn delete_session(&self, token: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(sha256_hex(token.as_bytes())).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(sha256_hex(token.as_bytes()))
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -95,7 +102,10 @@ impl Store {
     pub async fn record_login_attempt(&self, keys: &[&str], success: bool) -> Result<()> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM login_attempts WHERE at < $1").bind(now - 2 * THROTTLE_WINDOW_MS).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM login_attempts WHERE at < $1")
+            .bind(now - 2 * THROTTLE_WINDOW_MS)
+            .execute(&mut *tx)
+            .await?;
         for key in keys {
             sqlx::query("INSERT INTO login_attempts (throttle_key, at, success) VALUES ($1, $2, $3)")
                 .bind(*key)
