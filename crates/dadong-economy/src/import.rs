@@ -17,19 +17,15 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 use std::hash::Hash;
-use std::io::Cursor;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use calamine::{Data, Reader, Xlsx};
 use dadong_domain::money::MoneyError;
 use dadong_domain::{CreditCode, Fen, Period};
+use dadong_tabular::{Cell, Errors, one_of};
 use jiff::civil::Date;
-use serde::Serialize;
 
 use crate::model::{Centi, DistrictRow, EnterpriseRow, IndicatorRow, PROJECT_KINDS, ProjectRow, TAGS, TagEntry};
 
-/// Most errors reported per file before stopping (put a limit on everything): 1000.
-pub const ERRORS_MAX: usize = 1000;
+pub use dadong_tabular::{ERRORS_MAX, FileFormat, detect_format};
 
 /// Most data rows in one file. A year of monthly indicators for every enterprise with a full
 /// profile is well under this; a larger file is more likely a mistake than a real upload.
@@ -37,11 +33,6 @@ const ROWS_MAX: usize = 1_000_000;
 /// Longest name (enterprise, project, district, park), in characters.
 const NAME_CHARS_MAX: usize = 200;
 const PROJECT_ID_CHARS_MAX: usize = 64;
-/// Longest value echoed back in an error, in characters, so that one huge cell cannot make
-/// the error list huge.
-const VALUE_SHOWN_CHARS_MAX: usize = 100;
-/// Longest column name compared by edit distance when suggesting what a header meant.
-const SUGGEST_CHARS_MAX: usize = 64;
 
 const ENTERPRISE_COLUMNS: &[&str] = &["credit_code", "name", "industry", "above_size", "park", "tags", "registered"];
 const INDICATOR_COLUMNS: &[&str] = &["credit_code", "period", "indicator", "value"];
@@ -58,42 +49,9 @@ const PROJECT_COLUMNS: &[&str] = &[
     "completed",
 ];
 
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
-/// The OLE compound file header of the old binary `.xls` workbooks.
-const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
-
-/// One problem in an imported file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ImportError {
-    /// The spreadsheet row, the header being row 1; 0 for a problem with the whole file.
-    pub row: usize,
-    /// The column's name as the header spells it, or empty for a problem with the whole file.
-    pub column: String,
-    /// The value as read (shortened if very long), or empty.
-    pub value: String,
-    pub reason: String,
-}
-
-impl fmt::Display for ImportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut place = Vec::with_capacity(3);
-        if self.row > 0 {
-            place.push(format!("row {}", self.row));
-        }
-        if !self.column.is_empty() {
-            place.push(format!("column {}", self.column));
-        }
-        if !self.value.is_empty() {
-            place.push(format!("'{}'", self.value));
-        }
-        if place.is_empty() {
-            f.write_str(&self.reason)
-        } else {
-            write!(f, "{}: {}", place.join(", "), self.reason)
-        }
-    }
-}
+/// One problem in an imported file: the spreadsheet row (0 for the whole file), the column as
+/// the header spells it, the value as read and the reason.
+pub type ImportError = dadong_tabular::RowError;
 
 /// Every problem found in a refused file, in the order found (row by row).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,23 +70,6 @@ impl fmt::Display for ImportErrors {
 }
 
 impl std::error::Error for ImportErrors {}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileFormat {
-    Csv,
-    Xlsx,
-}
-
-/// XLSX when the bytes are a zip archive or the name ends in `.xlsx`; CSV otherwise.
-pub fn detect_format(file_name: &str, bytes: &[u8]) -> FileFormat {
-    let name = file_name.as_bytes();
-    let xlsx_name = name.len() >= 5 && name[name.len() - 5..].eq_ignore_ascii_case(b".xlsx");
-    if bytes.starts_with(ZIP_MAGIC) || xlsx_name {
-        FileFormat::Xlsx
-    } else {
-        FileFormat::Csv
-    }
-}
 
 /// `enterprises.csv`: `credit_code,name,industry,above_size,park,tags,registered`.
 pub fn parse_enterprises(bytes: &[u8], format: FileFormat) -> Result<Vec<EnterpriseRow>, ImportErrors> {
@@ -269,401 +210,16 @@ pub fn parse_projects(bytes: &[u8], format: FileFormat) -> Result<Vec<ProjectRow
 }
 
 // ---------------------------------------------------------------------------------------------
-// Collecting errors
-
-/// The errors of one file, capped at [`ERRORS_MAX`]: the last slot says that reading stopped.
-#[derive(Default)]
-struct Errors(Vec<ImportError>);
-
-impl Errors {
-    fn push(&mut self, row: usize, column: &str, value: &str, reason: impl Into<String>) {
-        if self.is_full() {
-            return;
-        }
-        if self.0.len() + 1 == ERRORS_MAX {
-            let reason = format!(
-                "too many errors: stopped at row {row} after {}; fix these and import the file again",
-                ERRORS_MAX - 1
-            );
-            self.0.push(ImportError {
-                row,
-                column: String::new(),
-                value: String::new(),
-                reason,
-            });
-            return;
-        }
-        self.0.push(ImportError {
-            row,
-            column: column.to_string(),
-            value: shown(value),
-            reason: reason.into(),
-        });
-    }
-
-    fn is_full(&self) -> bool {
-        self.0.len() >= ERRORS_MAX
-    }
-
-    fn into_result<T>(self, parsed: T) -> Result<T, ImportErrors> {
-        if self.0.is_empty() { Ok(parsed) } else { Err(ImportErrors(self.0)) }
-    }
-}
-
-/// An error about the whole file (row 0).
-fn file_error(reason: impl Into<String>) -> ImportErrors {
-    ImportErrors(vec![ImportError {
-        row: 0,
-        column: String::new(),
-        value: String::new(),
-        reason: reason.into(),
-    }])
-}
-
-fn shown(value: &str) -> String {
-    match value.char_indices().nth(VALUE_SHOWN_CHARS_MAX) {
-        Some((cut, _)) => format!("{}…", &value[..cut]),
-        None => value.to_string(),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cells and rows, whatever the format
-
-/// One cell as read. XLSX date cells stay dates until the column is known, because a date in
-/// the `period` column means its month.
-#[derive(Debug, Clone)]
-enum Cell {
-    Text(String),
-    Date(Date),
-    /// A cell that cannot hold a value at all, such as a spreadsheet error (`#N/A`).
-    Bad {
-        shown: String,
-        reason: String,
-    },
-}
-
-impl Cell {
-    fn empty() -> Self {
-        Cell::Text(String::new())
-    }
-
-    fn is_blank(&self) -> bool {
-        matches!(self, Cell::Text(s) if s.is_empty())
-    }
-
-    /// The text a person would have typed into this cell of `column`.
-    fn text(&self, column: &str) -> Cow<'_, str> {
-        match self {
-            Cell::Text(s) => Cow::Borrowed(s),
-            Cell::Date(d) if column == "period" => Cow::Owned(format!("{:04}-{:02}", d.year(), d.month())),
-            Cell::Date(d) => Cow::Owned(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())),
-            Cell::Bad { shown, .. } => Cow::Borrowed(shown),
-        }
-    }
-}
-
-/// A non-blank row of the file as read, with its spreadsheet row number.
-struct RawRow {
-    row: usize,
-    cells: Vec<Cell>,
-}
-
-/// A data row with its cells in the order of the file kind's expected columns.
-struct Record {
-    row: usize,
-    cells: Vec<Cell>,
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading CSV
-
-fn read_csv(bytes: &[u8]) -> Result<Vec<RawRow>, ImportErrors> {
-    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(file_error("the file is empty"));
-    }
-    if bytes.starts_with(OLE_MAGIC) {
-        return Err(file_error("the file is an old Excel .xls workbook, not CSV: save it as .xlsx or as CSV UTF-8"));
-    }
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
-    let mut record = csv::ByteRecord::new();
-    let mut rows: Vec<RawRow> = Vec::new();
-    // The csv reader counts physical lines and silently skips empty ones; a spreadsheet shows
-    // an empty line as a row and a quoted line break as part of one row. Track both to give
-    // the row a person sees.
-    let (mut next_line, mut next_row) = (1u64, 1usize);
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(file_error(format!("the file cannot be read as CSV ({e})"))),
-        }
-        let start_line = record.position().map_or(next_line, csv::Position::line);
-        let row = next_row.saturating_add(usize::try_from(start_line.saturating_sub(next_line)).unwrap_or(usize::MAX));
-        let line_breaks: usize = record.iter().map(|field| field.iter().filter(|&&b| b == b'\n').count()).sum();
-        next_line = start_line.saturating_add(line_breaks as u64 + 1);
-        next_row = row.saturating_add(1);
-
-        let mut cells = Vec::with_capacity(record.len());
-        for (i, field) in record.iter().enumerate() {
-            match std::str::from_utf8(field) {
-                Ok(text) => cells.push(Cell::Text(text.trim().to_string())),
-                Err(_) => {
-                    let column = rows.first().and_then(|header| header.cells.get(i)).map(|c| c.text("").into_owned());
-                    return Err(ImportErrors(vec![not_utf8(row, column.unwrap_or_default(), field)]));
-                }
-            }
-        }
-        if cells.iter().all(Cell::is_blank) {
-            continue;
-        }
-        if rows.len() > ROWS_MAX {
-            return Err(file_error(format!("the file has more than {ROWS_MAX} rows: split it into smaller files")));
-        }
-        rows.push(RawRow { row, cells });
-    }
-    // Every byte that is not a delimiter, quote or line break lands in a field, so the loop
-    // has seen any invalid byte; this only guards that reasoning.
-    if std::str::from_utf8(bytes).is_err() {
-        return Err(file_error(NOT_UTF8));
-    }
-    if rows.is_empty() {
-        return Err(file_error("the file is empty"));
-    }
-    Ok(rows)
-}
-
-const NOT_UTF8: &str = "the file is not UTF-8 text (perhaps GBK or UTF-16): save it as \"CSV UTF-8\" and import it again";
-
-fn not_utf8(row: usize, column: String, field: &[u8]) -> ImportError {
-    let value = shown(&String::from_utf8_lossy(field));
-    ImportError {
-        row,
-        column,
-        value,
-        reason: NOT_UTF8.to_string(),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading XLSX
-
-fn read_xlsx(bytes: &[u8]) -> Result<Vec<RawRow>, ImportErrors> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(file_error("the file is empty"));
-    }
-    // A workbook is a zip of XML written by many programs; a malformed one must be refused,
-    // not take the server's worker down, should the reader have a bug that panics on it.
-    let range = catch_unwind(AssertUnwindSafe(|| -> Result<_, String> {
-        let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
-        match workbook.worksheet_range_at(0) {
-            None => Ok(None),
-            Some(range) => range.map(Some).map_err(|e| e.to_string()),
-        }
-    }))
-    .unwrap_or_else(|_| Err("the reader failed".to_string()))
-    .map_err(|e| file_error(format!("the file is not a readable XLSX workbook ({e})")))?;
-    let Some(range) = range else {
-        return Err(file_error("the first sheet is empty"));
-    };
-    let first_row = range.start().map_or(0, |(row, _)| row as usize);
-    let mut rows: Vec<RawRow> = Vec::new();
-    for (i, cells) in range.rows().enumerate() {
-        let cells: Vec<Cell> = cells.iter().map(xlsx_cell).collect();
-        if cells.iter().all(Cell::is_blank) {
-            continue;
-        }
-        if rows.len() > ROWS_MAX {
-            return Err(file_error(format!(
-                "the first sheet has more than {ROWS_MAX} rows: split it into smaller files"
-            )));
-        }
-        rows.push(RawRow { row: first_row + i + 1, cells });
-    }
-    if rows.is_empty() {
-        return Err(file_error("the first sheet is empty"));
-    }
-    Ok(rows)
-}
-
-/// The cell as the text a person typed: numbers in their shortest decimal form (`12.5`, `12`,
-/// `0.001`), booleans as `true`/`false`, dates as dates.
-fn xlsx_cell(data: &Data) -> Cell {
-    match data {
-        Data::Empty => Cell::empty(),
-        Data::String(s) => Cell::Text(s.trim().to_string()),
-        Data::Int(i) => Cell::Text(i.to_string()),
-        // Rust prints the shortest decimal that reads back as the same double, never with an
-        // exponent: what was typed as 12.34 prints as 12.34, and 12.0 as 12.
-        Data::Float(f) => Cell::Text(f.to_string()),
-        Data::Bool(b) => Cell::Text(b.to_string()),
-        Data::DateTime(dt) if dt.is_datetime() => {
-            let (year, month, day, hour, minute, second, milli) = dt.to_ymd_hms_milli();
-            if (hour, minute, second, milli) == (0, 0, 0, 0) {
-                date_cell(year, month, day)
-            } else {
-                Cell::Text(format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"))
-            }
-        }
-        Data::DateTime(dt) => Cell::Text(dt.as_f64().to_string()),
-        Data::DateTimeIso(s) => {
-            let s = s.trim();
-            let midnight = matches!(s.get(10..), Some("" | "T00:00:00" | "T00:00:00.000"));
-            match (midnight, parse_date(s.get(..10).unwrap_or(""))) {
-                (true, Ok(date)) => Cell::Date(date),
-                _ => Cell::Text(s.to_string()),
-            }
-        }
-        Data::DurationIso(s) => Cell::Text(s.trim().to_string()),
-        Data::Error(e) => Cell::Bad {
-            shown: e.to_string(),
-            reason: format!("the cell holds the spreadsheet error {e}"),
-        },
-    }
-}
-
-fn date_cell(year: u16, month: u8, day: u8) -> Cell {
-    let date = i16::try_from(year).ok().and_then(|y| Date::new(y, month as i8, day as i8).ok());
-    match date {
-        Some(date) => Cell::Date(date),
-        // Excel's 1900-02-29, which never existed; the date check refuses it by its text.
-        None => Cell::Text(format!("{year:04}-{month:02}-{day:02}")),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The header
-
-/// Reads the file and matches its header against `columns`. File-level and header problems
-/// end the import here; problems within rows are left in `errors` and reading goes on.
-fn read_records(bytes: &[u8], format: FileFormat, columns: &[&str], errors: &mut Errors) -> Result<Vec<Record>, ImportErrors> {
-    let mut rows = match format {
-        FileFormat::Csv => read_csv(bytes)?,
-        FileFormat::Xlsx => read_xlsx(bytes)?,
-    }
-    .into_iter();
-    let header = rows.next().expect("the readers refuse a file without a non-blank row");
-    let Some(column_of_cell) = match_header(&header, columns, errors) else {
-        return Err(ImportErrors(std::mem::take(&mut errors.0)));
-    };
-    let mut records = Vec::with_capacity(rows.len());
-    for raw in rows {
-        if errors.is_full() {
-            break;
-        }
-        let mut cells = vec![Cell::empty(); columns.len()];
-        for (i, cell) in raw.cells.into_iter().enumerate() {
-            match column_of_cell.get(i).copied().flatten() {
-                Some(k) => cells[k] = cell,
-                None if cell.is_blank() => {}
-                None => errors.push(raw.row, "", &cell.text(""), "a value in a column whose header cell is empty"),
-            }
-        }
-        records.push(Record { row: raw.row, cells });
-    }
-    if records.is_empty() && errors.0.is_empty() {
-        return Err(file_error("the file has a header but no rows"));
-    }
-    Ok(records)
-}
-
-/// For each cell of the header, the expected column it is; `None` (with the reasons in
-/// `errors`) when a column is missing, unknown or twice. Empty header cells name no column.
-fn match_header(header: &RawRow, columns: &[&str], errors: &mut Errors) -> Option<Vec<Option<usize>>> {
-    let names: Vec<String> = header.cells.iter().map(|c| c.text("").into_owned()).collect();
-    let mut column_of_cell = vec![None; names.len()];
-    let mut found = vec![false; columns.len()];
-    let mut unknown = Vec::new();
-    let errors_before = errors.0.len();
-    for (i, name) in names.iter().enumerate() {
-        if name.is_empty() {
-            continue;
-        }
-        match columns.iter().position(|c| c == name) {
-            Some(k) if found[k] => errors.push(header.row, name, "", "the column appears twice"),
-            Some(k) => {
-                found[k] = true;
-                column_of_cell[i] = Some(k);
-            }
-            None => unknown.push(name.as_str()),
-        }
-    }
-    let missing: Vec<&str> = columns.iter().zip(&found).filter(|(_, f)| !**f).map(|(c, _)| *c).collect();
-    let mut meant = Vec::new();
-    for name in &unknown {
-        // A single unknown column where a single one is missing is almost surely that one
-        // under another name (`amount` for `value`).
-        let only_pair = (unknown.len() == 1 && missing.len() == 1).then(|| missing[0]);
-        match closest(name, &missing).or(only_pair) {
-            Some(column) => {
-                meant.push(column);
-                errors.push(header.row, name, "", format!("unknown column: did you mean '{column}'?"));
-            }
-            None => errors.push(
-                header.row,
-                name,
-                "",
-                format!("unknown column: the columns of this file are {}", columns.join(", ")),
-            ),
-        }
-    }
-    for column in missing {
-        if !meant.contains(&column) {
-            errors.push(header.row, column, "", "missing column");
-        }
-    }
-    (errors.0.len() == errors_before).then_some(column_of_cell)
-}
-
-/// The candidate `name` was probably meant as: the nearest by edit distance (ignoring case),
-/// when near enough to be a typo, or one containing the other (`registered_date`).
-fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    if name.chars().count() > SUGGEST_CHARS_MAX {
-        return None;
-    }
-    let name = name.to_lowercase();
-    candidates
-        .iter()
-        .map(|c| (edit_distance(&name, c), *c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2) || name.contains(c) || c.contains(name.as_str()))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance between two short strings, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()]
-}
-
-/// `did you mean 'x'?` or the list of what is allowed, for a value outside a fixed set.
-fn one_of(value: &str, allowed: &[&str]) -> String {
-    match closest(value, allowed) {
-        Some(meant) => format!("did you mean '{meant}'?"),
-        None => {
-            const LISTED_MAX: usize = 20;
-            let mut list = allowed.iter().take(LISTED_MAX).copied().collect::<Vec<_>>().join(", ");
-            if allowed.len() > LISTED_MAX {
-                list.push_str(", …");
-            }
-            format!("expected one of {list}")
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Rows
+
+/// The text a person would have typed into this cell of `column`: a date in the `period`
+/// column means its month.
+fn cell_text<'a>(cell: &'a Cell, column: &str) -> Cow<'a, str> {
+    match cell {
+        Cell::Date(d) if column == "period" => Cow::Owned(format!("{:04}-{:02}", d.year, d.month)),
+        cell => cell.text(),
+    }
+}
 
 /// The column that identifies a row, for the duplicate check, and how the key is described.
 struct DuplicateKey {
@@ -680,25 +236,20 @@ fn parse_rows<K: Eq + Hash, T>(
     key: DuplicateKey,
     mut parse_row: impl FnMut(&mut RowChecker<'_>) -> (Option<K>, Option<T>),
 ) -> Result<Vec<T>, ImportErrors> {
-    let mut errors = Errors::default();
-    let records = read_records(bytes, format, columns, &mut errors)?;
-    let mut first_row_of: HashMap<K, usize> = HashMap::with_capacity(records.len());
-    let mut parsed = Vec::with_capacity(records.len());
-    for record in &records {
-        if errors.is_full() {
-            break;
-        }
+    let mut first_row_of: HashMap<K, usize> = HashMap::new();
+    let mut parsed = Vec::new();
+    dadong_tabular::read_records(bytes, format, columns, ROWS_MAX, |record, errors| {
         let mut checker = RowChecker {
             row: record.row,
             columns,
             cells: &record.cells,
-            errors: &mut errors,
+            errors,
         };
         let (row_key, row) = parse_row(&mut checker);
         if let Some(row_key) = row_key {
             match first_row_of.entry(row_key) {
                 Entry::Occupied(first) => {
-                    let value = checker.cell(key.column).text(key.column).into_owned();
+                    let value = cell_text(checker.cell(key.column), key.column).into_owned();
                     let reason = format!("the same {} as row {}", key.what, first.get());
                     checker.error(key.column, &value, reason);
                 }
@@ -708,8 +259,9 @@ fn parse_rows<K: Eq + Hash, T>(
             }
         }
         parsed.extend(row);
-    }
-    errors.into_result(parsed)
+    })
+    .map_err(ImportErrors)?;
+    Ok(parsed)
 }
 
 /// Checks the cells of one row, recording each problem against its column.
@@ -738,7 +290,7 @@ impl RowChecker<'_> {
                 self.error(column, &shown, reason);
                 None
             }
-            cell => Some(cell.text(column).into_owned()),
+            cell => Some(cell_text(cell, column).into_owned()),
         }
     }
 
@@ -928,6 +480,7 @@ fn parse_kind(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dadong_tabular::{OLE_MAGIC, VALUE_SHOWN_CHARS_MAX, ZIP_MAGIC};
     use proptest::prelude::*;
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
