@@ -10,6 +10,7 @@
 //! never with `format!`.
 
 mod document;
+mod history;
 mod labels;
 mod numbers;
 mod prose;
@@ -21,7 +22,11 @@ mod tests;
 
 use crate::model::{Bulletin, IndicatorFigures, ProjectFigures};
 use askama::Template;
-use numbers::centi_string;
+pub use history::{HISTORY_MONTHS_MAX, history_display, history_svg};
+/// The names and number formats the bulletin uses, for other renderings of the same figures
+/// (the web pages) to show them the same way.
+pub use labels::{industry_label, industry_name, stage_name, tag_name};
+pub use numbers::{Display, centi_string, growth_cell, prose_display, table_display};
 use serde_json::{Map, Value, json};
 
 /// The stable JSON of SPEC section 9 for a bulletin, plus any extra top-level sections other

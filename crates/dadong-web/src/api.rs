@@ -6,7 +6,7 @@
 use crate::auth::{self, SESSION_COOKIE, Signed};
 use crate::error::{ApiError, ErrorKind};
 use crate::pages::actor_of;
-use crate::{AppState, client_addr};
+use crate::{AppState, client_addr, economy_api};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -107,6 +107,8 @@ pub struct ErrorBody {
     code: String,
     message: String,
     field: Option<String>,
+    /// Only for a refused import: every problem of the file.
+    rows: Option<Vec<crate::economy_api::ImportRowErrorOut>>,
 }
 
 /// Signs in and sets the session cookie.
@@ -361,7 +363,24 @@ pub async fn working_days(ApiQuery(q): ApiQuery<WorkingDaysParams>) -> Result<Js
         title = "Digital Dadong API",
         description = "数字大东 — the district platform's JSON API. Errors are {\"error\": {\"code\", \"message\", \"field\"}} with a stable code."
     ),
-    paths(login, logout, me, users, create_user, departments, create_department, audit, audit_verify, working_days),
+    paths(
+        login,
+        logout,
+        me,
+        users,
+        create_user,
+        departments,
+        create_department,
+        audit,
+        audit_verify,
+        working_days,
+        economy_api::bulletin,
+        economy_api::enterprises,
+        economy_api::enterprise,
+        economy_api::projects,
+        economy_api::project,
+        economy_api::import
+    ),
     components(schemas(
         UserOut,
         LoginIn,
@@ -373,7 +392,19 @@ pub async fn working_days(ApiQuery(q): ApiQuery<WorkingDaysParams>) -> Result<Js
         NewDepartmentIn,
         AuditOut,
         AuditVerifyOut,
-        WorkingDaysOut
+        WorkingDaysOut,
+        economy_api::EnterpriseOut,
+        economy_api::EnterprisePageOut,
+        economy_api::TagOut,
+        economy_api::ValueOut,
+        economy_api::IndicatorValuesOut,
+        economy_api::EnterpriseDetailOut,
+        economy_api::ProjectOut,
+        economy_api::ProjectPageOut,
+        economy_api::StageOut,
+        economy_api::ProjectDetailOut,
+        economy_api::ImportSummaryOut,
+        economy_api::ImportRowErrorOut
     ))
 )]
 pub struct ApiDoc;

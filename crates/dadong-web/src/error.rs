@@ -80,11 +80,23 @@ impl ErrorKind {
 pub struct ApiError {
     pub kind: ErrorKind,
     pub message: String,
+    /// More keys of the error object, such as an import's `rows`; never `code`, `message` or `field`.
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+            details: serde_json::Map::new(),
+        }
+    }
+
+    /// Adds a key to the error object beside `code` and `message`.
+    pub fn with_detail(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.details.insert(key.to_string(), value);
+        self
     }
 }
 
@@ -99,6 +111,11 @@ fn retry_after(kind: &ErrorKind, response: &mut Response) {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({"code": self.kind.code(), "message": self.message});
+        if let Some(map) = body.as_object_mut() {
+            for (key, value) in self.details {
+                map.entry(key).or_insert(value);
+            }
+        }
         if let ErrorKind::Validation { field } = &self.kind {
             body["field"] = json!(field);
         }
@@ -160,6 +177,6 @@ pub fn from_store(err: StoreError) -> (ErrorKind, String) {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         let (kind, message) = from_store(err);
-        ApiError { kind, message }
+        ApiError::new(kind, message)
     }
 }

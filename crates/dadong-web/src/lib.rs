@@ -8,6 +8,8 @@
 
 pub mod api;
 pub mod auth;
+pub mod economy;
+pub mod economy_api;
 pub mod error;
 pub mod i18n;
 pub mod pages;
@@ -116,6 +118,21 @@ pub fn routes() -> Vec<RouteSpec> {
         r(M::GET, "/admin/departments", ManageDepartments, get(pages::departments)),
         r(M::POST, "/admin/departments", ManageDepartments, post(pages::departments_create)),
         r(M::GET, "/audit", ViewAudit, get(pages::audit)),
+        r(M::GET, "/economy/bulletin", ViewBulletin, get(economy::bulletin)),
+        r(M::GET, "/economy/bulletin.md", ViewBulletin, get(economy::bulletin_markdown)),
+        r(M::GET, "/economy/bulletin.xlsx", ViewBulletin, get(economy::bulletin_xlsx)),
+        r(M::GET, "/economy/enterprises", ViewEnterprises, get(economy::enterprises)),
+        r(M::GET, "/economy/enterprises/{credit_code}", ViewEnterprises, get(economy::enterprise)),
+        r(M::GET, "/economy/projects", ViewProjects, get(economy::projects)),
+        r(M::GET, "/economy/projects/{id}", ViewProjects, get(economy::project)),
+        r(M::GET, "/economy/import", ImportEconomy, get(economy::import_form)),
+        // Files are larger than forms: this route alone takes bodies up to the import limit.
+        r(
+            M::POST,
+            "/economy/import",
+            ImportEconomy,
+            post(economy::import_submit).layer(DefaultBodyLimit::max(economy::IMPORT_BODY_MAX_BYTES)),
+        ),
         r(M::POST, "/api/v1/session", Public, post(api::login)),
         r(M::DELETE, "/api/v1/session", SignedIn, delete(api::logout)),
         r(M::GET, "/api/v1/me", SignedIn, get(api::me)),
@@ -126,6 +143,22 @@ pub fn routes() -> Vec<RouteSpec> {
         r(M::GET, "/api/v1/audit", ViewAudit, get(api::audit)),
         r(M::GET, "/api/v1/audit/verify", ViewAudit, get(api::audit_verify)),
         r(M::GET, "/api/v1/calendar/working-days", Public, get(api::working_days)),
+        r(M::GET, "/api/v1/economy/bulletin", ViewBulletin, get(economy_api::bulletin)),
+        r(M::GET, "/api/v1/economy/enterprises", ViewEnterprises, get(economy_api::enterprises)),
+        r(
+            M::GET,
+            "/api/v1/economy/enterprises/{credit_code}",
+            ViewEnterprises,
+            get(economy_api::enterprise),
+        ),
+        r(M::GET, "/api/v1/economy/projects", ViewProjects, get(economy_api::projects)),
+        r(M::GET, "/api/v1/economy/projects/{id}", ViewProjects, get(economy_api::project)),
+        r(
+            M::POST,
+            "/api/v1/economy/import/{kind}",
+            ImportEconomy,
+            post(economy_api::import).layer(DefaultBodyLimit::max(economy::IMPORT_BODY_MAX_BYTES)),
+        ),
         r(M::GET, "/api/openapi.json", Public, get(api::openapi)),
     ]
 }

@@ -223,6 +223,11 @@ pub async fn home(State(state): State<AppState>, Signed(p, lang): Signed) -> Pag
     if matches!(role, Role::Admin | Role::Leader) {
         tiles.push(("/audit", "nav.audit", "tile.audit"));
     }
+    for (href, title, description, action) in ECONOMY_PAGES {
+        if action.allows(role) {
+            tiles.push((*href, *title, *description));
+        }
+    }
     let duty_key = match role {
         Role::Citizen => "duty.citizen",
         Role::Enterprise => "duty.enterprise",

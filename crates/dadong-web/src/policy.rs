@@ -15,6 +15,15 @@ pub enum Action {
     ManageUsers,
     /// Reading the audit log and checking its chain.
     ViewAudit,
+    /// The economy's bulletin (page, downloads, JSON): the statistics office and the leadership.
+    ViewBulletin,
+    /// Importing the economy's exchange files: the statistics office.
+    ImportEconomy,
+    /// The enterprise registry, each user within their scope: district-wide for the statistics
+    /// office and the leadership, assigned enterprises for a cadre, its own company for an agent.
+    ViewEnterprises,
+    /// Major projects and their stages.
+    ViewProjects,
 }
 
 impl Action {
@@ -25,6 +34,10 @@ impl Action {
             Action::ViewDepartments => role.is_staff(),
             Action::ManageDepartments | Action::ManageUsers => role == Admin,
             Action::ViewAudit => matches!(role, Admin | Leader),
+            Action::ViewBulletin => matches!(role, Analyst | Leader | Admin),
+            Action::ImportEconomy => matches!(role, Analyst | Admin),
+            Action::ViewEnterprises => matches!(role, Analyst | Leader | Admin | Cadre | Enterprise),
+            Action::ViewProjects => matches!(role, Analyst | Leader | Admin | Cadre),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::auth::Principal;
 use crate::i18n::T;
+use crate::policy::Action;
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
 use dadong_domain::Role;
@@ -55,8 +56,22 @@ pub fn nav_items(role: Role) -> Vec<(&'static str, &'static str)> {
     if matches!(role, Role::Admin | Role::Leader) {
         items.push(("/audit", "nav.audit"));
     }
+    // The economy's pages, for the roles the policy table lets through.
+    for (href, key, _, action) in ECONOMY_PAGES {
+        if action.allows(role) {
+            items.push((*href, *key));
+        }
+    }
     items
 }
+
+/// The economy's entry pages: `(href, title key, home tile's description key, action)`.
+pub const ECONOMY_PAGES: &[(&str, &str, &str, Action)] = &[
+    ("/economy/bulletin", "nav.bulletin", "tile.bulletin", Action::ViewBulletin),
+    ("/economy/enterprises", "nav.enterprises", "tile.enterprises", Action::ViewEnterprises),
+    ("/economy/projects", "nav.projects", "tile.projects", Action::ViewProjects),
+    ("/economy/import", "nav.import", "tile.import", Action::ImportEconomy),
+];
 
 pub fn render<P: Template>(page: &P) -> Response {
     match page.render() {
@@ -184,4 +199,182 @@ pub struct AuditPage {
     pub records: Vec<AuditRow>,
     pub verify: Option<AuditReport>,
     pub older: Option<i64>,
+}
+
+/// A chart drawn by our own code (`dadong_economy::report`), with its XML escaped there, so
+/// the template inlines it with `|safe`.
+pub struct ChartView {
+    pub caption: String,
+    pub svg: String,
+}
+
+/// One indicator's line in the bulletin's table.
+pub struct IndicatorLine {
+    pub name: String,
+    pub unit: String,
+    pub total: String,
+    pub month_total: String,
+    pub growth: String,
+    pub record: bool,
+    pub rank: String,
+}
+
+/// One line of the bulletin's project counts.
+pub struct ProjectCountLine {
+    pub label_key: &'static str,
+    pub now: i64,
+    pub prior: i64,
+    pub change: String,
+}
+
+/// The figures of one bulletin, ready to show.
+pub struct BulletinView {
+    pub heading: String,
+    pub month: i8,
+    pub prose: Vec<String>,
+    pub lines: Vec<IndicatorLine>,
+    pub month_charts: Vec<ChartView>,
+    pub industry_charts: Vec<ChartView>,
+    pub projects_chart: String,
+    pub projects: Vec<ProjectCountLine>,
+    /// `(i18n key, count)`.
+    pub pools: Vec<(&'static str, i64)>,
+    pub json_href: String,
+    pub md_href: String,
+    pub xlsx_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "economy_bulletin.html")]
+pub struct BulletinPage {
+    pub t: T,
+    pub nav: Nav,
+    /// `(YYYY-MM, selected)`, newest first.
+    pub periods: Vec<(String, bool)>,
+    pub error: Option<String>,
+    /// Shown instead of the figures when there are none for the period.
+    pub no_data: Option<String>,
+    pub view: Option<BulletinView>,
+}
+
+pub struct EnterpriseLine {
+    pub credit_code: String,
+    pub name: String,
+    pub industry: String,
+    pub above_size: bool,
+    pub park: String,
+}
+
+/// Links to the neighbouring pages of a list, and where this one is.
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    pub total: i64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "economy_enterprises.html")]
+pub struct EnterprisesPage {
+    pub t: T,
+    pub nav: Nav,
+    pub q: String,
+    /// True when the user sees only some enterprises (a cadre's, an agent's own).
+    pub scoped: bool,
+    pub items: Vec<EnterpriseLine>,
+    pub pager: Pager,
+}
+
+#[derive(Template)]
+#[template(path = "economy_enterprise.html")]
+pub struct EnterprisePage {
+    pub t: T,
+    pub nav: Nav,
+    pub enterprise: EnterpriseLine,
+    pub registered: String,
+    /// `(pool name, date entered)`.
+    pub tags: Vec<(String, String)>,
+    pub charts: Vec<ChartView>,
+    pub value_headers: Vec<String>,
+    /// `(YYYY-MM, one cell per header)`, newest first.
+    pub value_rows: Vec<(String, Vec<String>)>,
+}
+
+pub struct ProjectLine {
+    pub project_id: String,
+    pub name: String,
+    pub investment: String,
+    pub industry: String,
+    pub kind_key: &'static str,
+    pub stage_key: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "economy_projects.html")]
+pub struct ProjectsPage {
+    pub t: T,
+    pub nav: Nav,
+    pub items: Vec<ProjectLine>,
+    pub pager: Pager,
+}
+
+pub struct StageLine {
+    pub date: String,
+    pub stage_key: &'static str,
+    pub recorded: String,
+}
+
+#[derive(Template)]
+#[template(path = "economy_project.html")]
+pub struct ProjectPage {
+    pub t: T,
+    pub nav: Nav,
+    pub project: ProjectLine,
+    pub over_100m: bool,
+    /// `(i18n key of the stage, date or empty)`.
+    pub dates: Vec<(&'static str, String)>,
+    pub stages: Vec<StageLine>,
+}
+
+/// One kind of exchange file on the upload form.
+pub struct ImportKindOption {
+    pub key: &'static str,
+    pub label_key: &'static str,
+    pub columns: &'static str,
+    pub selected: bool,
+}
+
+pub struct ImportDone {
+    pub kind: String,
+    pub file_name: String,
+    pub rows: usize,
+    pub inserted: usize,
+    pub replaced: usize,
+    pub import_id: i64,
+}
+
+pub struct ImportLine {
+    pub id: i64,
+    pub at: String,
+    pub kind: String,
+    pub file_name: String,
+    pub rows: i64,
+    pub actor: String,
+}
+
+#[derive(Template)]
+#[template(path = "economy_import.html")]
+pub struct ImportPage {
+    pub t: T,
+    pub nav: Nav,
+    pub kinds: Vec<ImportKindOption>,
+    pub done: Option<ImportDone>,
+    /// A problem with the upload itself (no file, no kind).
+    pub problem: Option<String>,
+    pub file_name: String,
+    /// Every row-level problem of a refused file.
+    pub row_errors: Vec<dadong_economy::import::ImportError>,
+    pub recent: Vec<ImportLine>,
+    pub body_max_mib: usize,
 }

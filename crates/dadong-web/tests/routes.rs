@@ -42,6 +42,24 @@ enum Body {
     Form(&'static str),
     /// JSON; the caller's CSRF token goes in the header.
     Json(&'static str),
+    /// A file upload form (`multipart/form-data`) with the fields `kind` and `file`; the
+    /// caller's CSRF token goes in the query string, as the upload page's form sends it.
+    Multipart {
+        kind: &'static str,
+        file: &'static str,
+    },
+    /// A raw body of this content type; the caller's CSRF token goes in the header.
+    Raw(&'static str, &'static str),
+}
+
+const BOUNDARY: &str = "dadong-test-boundary-7f3a";
+
+/// A `multipart/form-data` body as a browser sends the upload form.
+fn multipart_body(kind: &str, file_name: &str, file: &str) -> Vec<u8> {
+    format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n{file}\r\n--{BOUNDARY}--\r\n"
+    )
+    .into_bytes()
 }
 
 fn client() -> Client {
@@ -49,7 +67,11 @@ fn client() -> Client {
 }
 
 async fn call(app: &TestApp, caller: &Caller, method: Method, path: &str, body: Body) -> reqwest::Response {
-    let mut req = client().request(method, app.url(path)).header(COOKIE, caller.cookie());
+    let url = match body {
+        Body::Multipart { .. } => format!("{}{}csrf_token={}", app.url(path), if path.contains('?') { "&" } else { "?" }, caller.csrf),
+        _ => app.url(path),
+    };
+    let mut req = client().request(method, url).header(COOKIE, caller.cookie());
     req = match body {
         Body::None => req,
         Body::Form(f) => {
@@ -62,6 +84,10 @@ async fn call(app: &TestApp, caller: &Caller, method: Method, path: &str, body: 
             let j = j.replace("{who}", caller.role.map_or("anonymous", |r| r.key()));
             req.header(CONTENT_TYPE, "application/json").header("x-csrf-token", &caller.csrf).body(j)
         }
+        Body::Multipart { kind, file } => req
+            .header(CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"))
+            .body(multipart_body(kind, "upload.csv", file)),
+        Body::Raw(content_type, raw) => req.header(CONTENT_TYPE, content_type).header("x-csrf-token", &caller.csrf).body(raw),
     };
     req.send().await.unwrap()
 }
@@ -102,6 +128,13 @@ enum Expect {
     All(u16),
     /// One answer when anonymous, another when signed in.
     Split { anonymous: u16, signed_in: u16 },
+    /// A route whose answer depends on the caller's scope: these roles get these answers,
+    /// other signed-in roles `otherwise`.
+    Roles {
+        anonymous: u16,
+        by_role: &'static [(Role, u16)],
+        otherwise: u16,
+    },
 }
 
 impl Expect {
@@ -119,6 +152,8 @@ impl Expect {
             (Expect::All(s), _) => s,
             (Expect::Split { anonymous, .. }, None) => anonymous,
             (Expect::Split { signed_in, .. }, Some(_)) => signed_in,
+            (Expect::Roles { anonymous, .. }, None) => anonymous,
+            (Expect::Roles { by_role, otherwise, .. }, Some(r)) => by_role.iter().find(|(role, _)| *role == r).map_or(otherwise, |(_, s)| *s),
         }
     }
 }
@@ -128,9 +163,24 @@ const EVERYONE: &[Role] = &Role::ALL;
 const ADMIN: &[Role] = &[Admin];
 const AUDITORS: &[Role] = &[Admin, Leader];
 const STAFF: &[Role] = &[Clerk, Cadre, Analyst, Leader, Admin];
+const BULLETIN: &[Role] = &[Analyst, Leader, Admin];
+const IMPORTERS: &[Role] = &[Analyst, Admin];
+const ENTERPRISE_VIEWERS: &[Role] = &[Analyst, Leader, Admin, Cadre, Enterprise];
+const PROJECT_VIEWERS: &[Role] = &[Analyst, Leader, Admin, Cadre];
+/// A registered enterprise that the demo's cadre is not assigned to and that is not the
+/// demo agent's company: the district sees it, the cadre and the agent get a 404.
+const OUT_OF_SCOPE: &[(Role, u16)] = &[(Analyst, 200), (Leader, 200), (Admin, 200), (Cadre, 404), (Enterprise, 404)];
+/// An enterprises file whose every row is wrong, so an import of it stores nothing.
+const BAD_ENTERPRISES_CSV: &str = "credit_code,name,industry,above_size,park,tags,registered\nNOT-A-CODE,x,C36,maybe,,,2022-13-01\n";
 
-/// `(method, route as mounted, concrete path, body, intended answer, ends the session)`.
-fn table() -> Vec<(Method, &'static str, &'static str, Body, Expect, bool)> {
+/// Leaks a path built at run time into the `'static` table.
+fn path(p: String) -> &'static str {
+    Box::leak(p.into_boxed_str())
+}
+
+/// `(method, route as mounted, concrete path, body, intended answer, ends the session)`;
+/// `enterprise` and `project` name a registered enterprise and a project of the demo.
+fn table(enterprise: &str, project: &str) -> Vec<(Method, &'static str, &'static str, Body, Expect, bool)> {
     let get = Method::GET;
     let post = Method::POST;
     vec![
@@ -184,6 +234,125 @@ fn table() -> Vec<(Method, &'static str, &'static str, Body, Expect, bool)> {
         (get.clone(), "/audit", "/audit", Body::None, Expect::Page(AUDITORS, 200), false),
         (get.clone(), "/audit", "/audit?verify=1", Body::None, Expect::Page(AUDITORS, 200), false),
         (
+            get.clone(),
+            "/economy/bulletin",
+            "/economy/bulletin?through=2022-08",
+            Body::None,
+            Expect::Page(BULLETIN, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/bulletin",
+            "/economy/bulletin",
+            Body::None,
+            Expect::Page(BULLETIN, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/bulletin",
+            "/economy/bulletin?through=2022-13",
+            Body::None,
+            Expect::Page(BULLETIN, 422),
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/bulletin.md",
+            "/economy/bulletin.md?through=2022-08",
+            Body::None,
+            Expect::Page(BULLETIN, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/bulletin.xlsx",
+            "/economy/bulletin.xlsx?through=2022-08",
+            Body::None,
+            Expect::Page(BULLETIN, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/bulletin.xlsx",
+            "/economy/bulletin.xlsx?through=08-2022",
+            Body::None,
+            Expect::Page(BULLETIN, 422),
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/enterprises",
+            "/economy/enterprises?q=%E6%B2%88%E9%98%B3&page=2",
+            Body::None,
+            Expect::Page(ENTERPRISE_VIEWERS, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/enterprises/{credit_code}",
+            path(format!("/economy/enterprises/{enterprise}")),
+            Body::None,
+            Expect::Roles {
+                anonymous: 303,
+                by_role: OUT_OF_SCOPE,
+                otherwise: 403,
+            },
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/enterprises/{credit_code}",
+            "/economy/enterprises/91210104MA0000000X",
+            Body::None,
+            Expect::Page(ENTERPRISE_VIEWERS, 404),
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/projects",
+            "/economy/projects",
+            Body::None,
+            Expect::Page(PROJECT_VIEWERS, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/projects/{id}",
+            path(format!("/economy/projects/{project}")),
+            Body::None,
+            Expect::Page(PROJECT_VIEWERS, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/projects/{id}",
+            "/economy/projects/no-such-project",
+            Body::None,
+            Expect::Page(PROJECT_VIEWERS, 404),
+            false,
+        ),
+        (
+            get.clone(),
+            "/economy/import",
+            "/economy/import",
+            Body::None,
+            Expect::Page(IMPORTERS, 200),
+            false,
+        ),
+        (
+            post.clone(),
+            "/economy/import",
+            "/economy/import",
+            Body::Multipart {
+                kind: "enterprises",
+                file: BAD_ENTERPRISES_CSV,
+            },
+            Expect::Page(IMPORTERS, 422),
+            false,
+        ),
+        (
             post.clone(),
             "/api/v1/session",
             "/api/v1/session",
@@ -234,6 +403,58 @@ fn table() -> Vec<(Method, &'static str, &'static str, Body, Expect, bool)> {
             Expect::All(200),
             false,
         ),
+        (
+            get.clone(),
+            "/api/v1/economy/bulletin",
+            "/api/v1/economy/bulletin?through=2022-08",
+            Body::None,
+            Expect::Api(BULLETIN, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/economy/enterprises",
+            "/api/v1/economy/enterprises?q=C36&page=1",
+            Body::None,
+            Expect::Api(ENTERPRISE_VIEWERS, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/economy/enterprises/{credit_code}",
+            path(format!("/api/v1/economy/enterprises/{enterprise}")),
+            Body::None,
+            Expect::Roles {
+                anonymous: 401,
+                by_role: OUT_OF_SCOPE,
+                otherwise: 403,
+            },
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/economy/projects",
+            "/api/v1/economy/projects?page=1",
+            Body::None,
+            Expect::Api(PROJECT_VIEWERS, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/economy/projects/{id}",
+            path(format!("/api/v1/economy/projects/{project}")),
+            Body::None,
+            Expect::Api(PROJECT_VIEWERS, 200),
+            false,
+        ),
+        (
+            post.clone(),
+            "/api/v1/economy/import/{kind}",
+            "/api/v1/economy/import/enterprises",
+            Body::Raw("text/csv", BAD_ENTERPRISES_CSV),
+            Expect::Api(IMPORTERS, 422),
+            false,
+        ),
         (get.clone(), "/api/openapi.json", "/api/openapi.json", Body::None, Expect::All(200), false),
         (get.clone(), "/healthz", "/healthz", Body::None, Expect::All(200), false),
         (get.clone(), "/metrics", "/metrics", Body::None, Expect::All(200), false),
@@ -260,7 +481,9 @@ fn table() -> Vec<(Method, &'static str, &'static str, Body, Expect, bool)> {
 async fn every_route_with_every_role_gets_exactly_the_intended_answer(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, "route matrix").await else { return };
     let demo = dadong_demo::load(&app.store, dadong_demo::DEFAULT_SEED).await.unwrap();
-    let table = table();
+    let enterprise = app.store.enterprises_page("", None, 1, 1).await.unwrap().items[0].credit_code.clone();
+    let project = app.store.projects_page(1, 1).await.unwrap().items[0].project_id.clone();
+    let table = table(&enterprise, &project);
 
     // The table covers every route the application mounts.
     for spec in dadong_web::routes() {
@@ -367,6 +590,46 @@ async fn malformed_requests_get_a_clear_4xx_and_change_nothing(backend: Backend)
             "validation_failed",
         ),
         ("unknown API route", Method::GET, "/api/v1/nothing/here", Body::None, 404, "not_found"),
+        (
+            "bad bulletin month",
+            Method::GET,
+            "/api/v1/economy/bulletin?through=2022-8",
+            Body::None,
+            422,
+            "validation_failed",
+        ),
+        (
+            "bad page number",
+            Method::GET,
+            "/api/v1/economy/enterprises?page=two",
+            Body::None,
+            400,
+            "bad_request",
+        ),
+        (
+            "unknown import kind",
+            Method::POST,
+            "/api/v1/economy/import/widgets",
+            Body::Raw("text/csv", "a,b\n"),
+            404,
+            "not_found",
+        ),
+        (
+            "import sent as JSON",
+            Method::POST,
+            "/api/v1/economy/import/enterprises",
+            Body::Json("{}"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "a refused import file",
+            Method::POST,
+            "/api/v1/economy/import/enterprises",
+            Body::Raw("text/csv", BAD_ENTERPRISES_CSV),
+            422,
+            "validation_failed",
+        ),
     ];
     for (name, method, path, body, want, code) in cases {
         let r = call(&app, &admin, method, path, body).await;

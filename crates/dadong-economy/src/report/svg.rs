@@ -16,11 +16,11 @@ pub const XMLNS_ATTR: &str = r#" xmlns="http://www.w3.org/2000/svg""#;
 
 /// CJK fonts first, so that Chinese labels render wherever one of them is installed.
 const FONT_FAMILY: &str = "'Noto Sans CJK SC','Noto Sans SC','Source Han Sans SC','PingFang SC','Microsoft YaHei','WenQuanYi Micro Hei',sans-serif";
-const THIS_YEAR: &str = "#c23531";
+pub(super) const THIS_YEAR: &str = "#c23531";
 const LAST_YEAR: &str = "#91a7c8";
-const INK: &str = "#333";
-const GRID: &str = "#e0e0e0";
-const WIDTH: f64 = 720.0;
+pub(super) const INK: &str = "#333";
+pub(super) const GRID: &str = "#e0e0e0";
+pub(super) const WIDTH: f64 = 720.0;
 /// Bars beyond this many rows are summed into 其他 in the industry chart.
 const INDUSTRY_ROWS_MAX: usize = 10;
 /// Characters of a row label shown before it is cut with an ellipsis; the full label stays in
@@ -47,12 +47,12 @@ pub fn escape(text: &str) -> String {
 
 /// A small SVG writer: every text and attribute value that comes from data goes through
 /// [`escape`].
-struct Svg {
+pub(super) struct Svg {
     out: String,
 }
 
 impl Svg {
-    fn new(height: f64, title: &str) -> Svg {
+    pub(super) fn new(height: f64, title: &str) -> Svg {
         let mut out = String::new();
         let _ = write!(
             out,
@@ -65,7 +65,7 @@ impl Svg {
         svg
     }
 
-    fn text(&mut self, x: f64, y: f64, anchor: &str, size: f64, fill: &str, content: &str) {
+    pub(super) fn text(&mut self, x: f64, y: f64, anchor: &str, size: f64, fill: &str, content: &str) {
         let _ = write!(
             self.out,
             r#"<text x="{x:.1}" y="{y:.1}" text-anchor="{anchor}" font-size="{size}" fill="{fill}">{}</text>"#,
@@ -73,7 +73,7 @@ impl Svg {
         );
     }
 
-    fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, tooltip: Option<&str>) {
+    pub(super) fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, tooltip: Option<&str>) {
         let _ = write!(
             self.out,
             r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{fill}""#,
@@ -88,7 +88,7 @@ impl Svg {
         }
     }
 
-    fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str) {
+    pub(super) fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, stroke: &str) {
         let _ = write!(
             self.out,
             r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{stroke}" stroke-width="1"/>"#
@@ -104,11 +104,11 @@ impl Svg {
         }
     }
 
-    fn no_data(&mut self, height: f64) {
+    pub(super) fn no_data(&mut self, height: f64) {
         self.text(WIDTH / 2.0, height / 2.0, "middle", 14.0, "#999", "暂无数据");
     }
 
-    fn finish(mut self) -> String {
+    pub(super) fn finish(mut self) -> String {
         self.out.push_str("</svg>");
         self.out
     }
@@ -116,7 +116,7 @@ impl Svg {
 
 /// An axis from zero: a step of 1, 2 or 5 × 10ᵏ hundredths chosen so that about `ticks` steps
 /// cover `max`, and the axis's top, a whole number of steps.
-fn axis(max: i128, ticks: i128) -> (i128, i128) {
+pub(super) fn axis(max: i128, ticks: i128) -> (i128, i128) {
     let raw = ((max.max(1) + ticks - 1) / ticks).max(1);
     let mut magnitude = 1i128;
     while magnitude * 10 <= raw {
@@ -128,13 +128,13 @@ fn axis(max: i128, ticks: i128) -> (i128, i128) {
 }
 
 /// The decimals an axis label needs so that every tick reads exactly: 0.5亿元 needs one.
-fn tick_display(display: Display, step: i128) -> Display {
+pub(super) fn tick_display(display: Display, step: i128) -> Display {
     let decimals = (0..=4).find(|d| (step * 10i128.pow(*d)) % display.centi_per_unit == 0).unwrap_or(4);
     Display { decimals, ..display }
 }
 
 /// `value / top` of `length` pixels; negative values draw as nothing.
-fn scale(value: i128, top: i128, length: f64) -> f64 {
+pub(super) fn scale(value: i128, top: i128, length: f64) -> f64 {
     if top <= 0 { 0.0 } else { value.max(0) as f64 / top as f64 * length }
 }
 
