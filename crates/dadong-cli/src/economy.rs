@@ -2,9 +2,10 @@
 
 use anyhow::{Context, Result, bail};
 use dadong_domain::Period;
-use dadong_economy::import::{self, FileFormat};
+use dadong_economy::import;
 use dadong_economy::report;
 use dadong_store::economy::ImportFailure;
+use dadong_store::economy_import;
 use dadong_store::{Actor, Store};
 use std::path::{Path, PathBuf};
 
@@ -38,7 +39,8 @@ pub async fn import_file(store: &Store, kind: ImportKind, file: &Path) -> Result
     }
 }
 
-/// Parses and stores a file; row-level problems come back as the inner error.
+/// Parses and stores a file through the store's one import path (the same the web's upload
+/// page and API use); row-level problems come back as the inner error.
 pub async fn import_bytes(
     store: &Store,
     actor: &Actor,
@@ -46,29 +48,13 @@ pub async fn import_bytes(
     name: &str,
     bytes: &[u8],
 ) -> Result<Result<dadong_store::economy::ImportSummary, Vec<import::ImportError>>> {
-    let format: FileFormat = import::detect_format(name, bytes);
-    let sha = dadong_domain::crypto::sha256_hex(bytes);
-    let catalog: Vec<String> = store.indicator_catalog().await?.into_iter().map(|i| i.code).collect();
-    let known: Vec<&str> = catalog.iter().map(String::as_str).collect();
-    let outcome = match kind {
-        ImportKind::Enterprises => match import::parse_enterprises(bytes, format) {
-            Ok(rows) => store.import_enterprises(actor, name, &sha, &rows).await,
-            Err(e) => return Ok(Err(e.0)),
-        },
-        ImportKind::Indicators => match import::parse_indicators(bytes, format, &known) {
-            Ok(rows) => store.import_indicators(actor, name, &sha, &rows).await,
-            Err(e) => return Ok(Err(e.0)),
-        },
-        ImportKind::Districts => match import::parse_districts(bytes, format, &known) {
-            Ok(rows) => store.import_districts(actor, name, &sha, &rows).await,
-            Err(e) => return Ok(Err(e.0)),
-        },
-        ImportKind::Projects => match import::parse_projects(bytes, format) {
-            Ok(rows) => store.import_projects(actor, name, &sha, &rows).await,
-            Err(e) => return Ok(Err(e.0)),
-        },
+    let kind = match kind {
+        ImportKind::Enterprises => economy_import::ImportKind::Enterprises,
+        ImportKind::Indicators => economy_import::ImportKind::Indicators,
+        ImportKind::Districts => economy_import::ImportKind::Districts,
+        ImportKind::Projects => economy_import::ImportKind::Projects,
     };
-    match outcome {
+    match store.import_file_bytes(actor, kind, name, bytes).await {
         Ok(summary) => Ok(Ok(summary)),
         Err(ImportFailure::Rows(errors)) => Ok(Err(errors)),
         Err(ImportFailure::Store(e)) => Err(e.into()),

@@ -519,12 +519,12 @@ pub async fn load(store: &Store, rng: &mut ChaCha8Rng, plan: &Plan) -> Result<Ec
     import(store.import_indicators(&actor, "demo-indicators.csv", "demo", &values).await).await?;
 
     // The other eight urban districts' published cumulative figures for every month of 2022.
-    let districts: Vec<(&str, &str)> = include_str!("../../dadong-domain/data/shenyang-districts.csv")
+    let districts: Vec<(&str, &str)> = dadong_domain::SHENYANG_DISTRICTS_CSV
         .lines()
         .skip(1)
         .filter_map(|l| {
             let mut f = l.split(',');
-            Some((f.next()?, f.nth(0)?))
+            Some((f.next()?, f.next()?))
         })
         .filter(|(code, _)| *code != DADONG_DIVISION)
         .collect();

@@ -14,6 +14,10 @@ pub mod period;
 pub mod role;
 
 pub use calendar::WorkCalendar;
+
+/// The nine urban districts of Shenyang with their GB/T 2260 division codes:
+/// `division_code,name_zh,name_en`.
+pub const SHENYANG_DISTRICTS_CSV: &str = include_str!("../data/shenyang-districts.csv");
 pub use ids::{CreditCode, ResidentId};
 pub use money::Fen;
 pub use period::Period;

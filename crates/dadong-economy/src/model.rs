@@ -195,8 +195,8 @@ pub struct Bulletin {
     pub indicators: Vec<IndicatorFigures>,
     pub projects: ProjectFigures,
     pub enterprises: EnterpriseFigures,
-    /// Vehicle makers: the above-size enterprises that reported vehicles built in the period,
-    /// how many they are and their industrial output (fen) over the period.
+    /// Vehicle makers: the above-size enterprises of industry group C361 (汽车整车制造) with
+    /// output in the period, how many they are and their industrial output (fen) over it.
     pub vehicle_makers: i64,
     pub vehicle_makers_output: Centi,
 }

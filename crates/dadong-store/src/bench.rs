@@ -76,7 +76,7 @@ impl Store {
             ),
             format!(
                 "INSERT INTO projects (project_id, name, investment, industry, kind, signed, landed, started, completed, updated_at)
-                 SELECT 'PP' || CAST(s.n AS TEXT), 'project ' || CAST(s.n AS TEXT), (s.n % 50 + 1) * 2000000000, 'C361', 'industrial',
+                 SELECT 'PP' || CAST(s.n AS TEXT), 'project ' || CAST(s.n AS TEXT), CAST(s.n % 50 + 1 AS BIGINT) * 2000000000, 'C361', 'industrial',
                         CAST({first_year} + s.n % 5 AS TEXT) || '-02-01', CAST({first_year} + s.n % 5 AS TEXT) || '-05-01',
                         CAST({first_year} + s.n % 5 AS TEXT) || '-07-01', CASE WHEN s.n % 4 = 0 THEN CAST({first_year} + s.n % 5 + 1 AS TEXT) || '-09-01' END, 0
                  FROM {}",

@@ -16,6 +16,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Over 100 million yuan (亿元以上), in fen.
 pub const OVER_100M_FEN: i64 = 100_000_000 * 100;
+/// GB/T 4754-2017 group C361, vehicle manufacturing (汽车整车制造), and the first code after it.
+pub const VEHICLE_MAKERS_INDUSTRY: &str = "C361";
+const VEHICLE_MAKERS_INDUSTRY_END: &str = "C362";
 /// Rows per multi-row INSERT: well inside both databases' parameter limits.
 const BATCH_ROWS: usize = 500;
 
@@ -191,6 +194,34 @@ fn date_text(d: Option<jiff::civil::Date>) -> Option<String> {
 }
 
 impl Store {
+    /// Records the import with its audit record and commits it: the last step of every import.
+    #[allow(clippy::too_many_arguments)] // the import's facts, each recorded
+    async fn finish_import(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        actor: &Actor,
+        kind: &str,
+        source: (&str, &str),
+        rows: usize,
+        replaced: usize,
+        mut extra: serde_json::Value,
+    ) -> Result<ImportSummary, ImportFailure> {
+        let inserted = rows - replaced;
+        if let Some(e) = extra.as_object_mut() {
+            e.insert("inserted".into(), json!(inserted));
+            e.insert("replaced".into(), json!(replaced));
+        }
+        let import_id = self.record_import(&mut tx, actor, kind, source, rows, extra).await?;
+        tx.commit().await?;
+        Ok(ImportSummary {
+            kind: kind.into(),
+            rows,
+            inserted,
+            replaced,
+            import_id,
+        })
+    }
+
     async fn record_import(
         &self,
         conn: &mut AnyConnection,
@@ -315,25 +346,8 @@ impl Store {
         .await?;
         // Size, industry, park and pools decide which sums a value falls in: rebuild them all.
         self.refresh_rollups(&mut tx, None).await?;
-        let replaced = existing.len();
-        let id = self
-            .record_import(
-                &mut tx,
-                actor,
-                "enterprises",
-                (file_name, sha256),
-                rows.len(),
-                json!({"inserted": rows.len() - replaced, "replaced": replaced}),
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(ImportSummary {
-            kind: "enterprises".into(),
-            rows: rows.len(),
-            inserted: rows.len() - replaced,
-            replaced,
-            import_id: id,
-        })
+        self.finish_import(tx, actor, "enterprises", (file_name, sha256), rows.len(), existing.len(), json!({}))
+            .await
     }
 
     async fn existing_codes(&self, conn: &mut AnyConnection, table: &str, codes: &[&str]) -> Result<HashSet<String>> {
@@ -423,24 +437,8 @@ impl Store {
             .into_iter()
             .map(|p| p.to_string())
             .collect();
-        let id = self
-            .record_import(
-                &mut tx,
-                actor,
-                "indicators",
-                (file_name, sha256),
-                rows.len(),
-                json!({"periods": periods, "inserted": rows.len() - replaced, "replaced": replaced}),
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(ImportSummary {
-            kind: "indicators".into(),
-            rows: rows.len(),
-            inserted: rows.len() - replaced,
-            replaced,
-            import_id: id,
-        })
+        self.finish_import(tx, actor, "indicators", (file_name, sha256), rows.len(), replaced, json!({"periods": periods}))
+            .await
     }
 
     async fn count_existing_values(&self, conn: &mut AnyConnection, rows: &[IndicatorRow]) -> Result<usize> {
@@ -488,17 +486,7 @@ impl Store {
             },
         )
         .await?;
-        let id = self
-            .record_import(&mut tx, actor, "districts", (file_name, sha256), rows.len(), json!({}))
-            .await?;
-        tx.commit().await?;
-        Ok(ImportSummary {
-            kind: "districts".into(),
-            rows: rows.len(),
-            inserted: rows.len(),
-            replaced: 0,
-            import_id: id,
-        })
+        self.finish_import(tx, actor, "districts", (file_name, sha256), rows.len(), 0, json!({})).await
     }
 
     /// Upserts projects and records each stage date that is new or changed in their history.
@@ -562,25 +550,8 @@ impl Store {
             |q, s| q.bind(s.0.as_str()).bind(s.1).bind(s.2.as_str()).bind(now),
         )
         .await?;
-        let replaced = old.len();
-        let id = self
-            .record_import(
-                &mut tx,
-                actor,
-                "projects",
-                (file_name, sha256),
-                rows.len(),
-                json!({"inserted": rows.len() - replaced, "replaced": replaced}),
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(ImportSummary {
-            kind: "projects".into(),
-            rows: rows.len(),
-            inserted: rows.len() - replaced,
-            replaced,
-            import_id: id,
-        })
+        self.finish_import(tx, actor, "projects", (file_name, sha256), rows.len(), old.len(), json!({}))
+            .await
     }
 
     /// The district's name as the bulletin states it.
@@ -735,16 +706,19 @@ impl Store {
         let by_tag = breakdown(self.sums_by(source, &ind.code, Dim::Tag, t_from, t_to).await?);
         let (rank, of) = match own_tenths {
             Some(own) => {
-                let others: Vec<Option<i64>> = sqlx::query_scalar("SELECT growth_tenths FROM district_figures WHERE indicator = $1 AND period = $2")
-                    .bind(&ind.code)
-                    .bind(p_to)
-                    .fetch_all(self.pool())
-                    .await?;
+                let others: Vec<Option<i64>> =
+                    sqlx::query_scalar("SELECT growth_tenths FROM district_figures WHERE indicator = $1 AND period = $2 AND district <> $3")
+                        .bind(&ind.code)
+                        .bind(p_to)
+                        .bind(self.district_name().await?)
+                        .fetch_all(self.pool())
+                        .await?;
                 let others: Vec<i64> = others.into_iter().flatten().collect();
                 if others.is_empty() {
                     (None, None)
                 } else {
-                    // Equal rates share a rank and the next rank counts them: 1, 2, 2, 4.
+                    // Equal rates share a rank and the next rank counts them: 1, 2, 2, 4. The
+                    // district's own published row, if a file carries it, is not a rival.
                     let rank = 1 + others.iter().filter(|g| **g > own).count() as u32;
                     (Some(rank), Some(others.len() as u32 + 1))
                 }
@@ -813,14 +787,18 @@ impl Store {
         self.bulletin_with(Source::RawRows, through).await
     }
 
+    /// The vehicle makers are the above-size enterprises of industry group C361 (汽车整车制造,
+    /// GB/T 4754-2017) with output in the period; their count and industrial output. The range
+    /// test on the code lets both databases walk the industry index to those few enterprises.
     async fn vehicle_makers(&self, p_from: i64, p_to: i64) -> Result<(i64, Centi)> {
         let row = sqlx::query(
-            "SELECT COUNT(DISTINCT o.credit_code), CAST(COALESCE(SUM(o.value), 0) AS BIGINT) FROM indicator_values o JOIN enterprises e ON e.credit_code = o.credit_code
-             WHERE o.indicator = 'industrial_output' AND e.above_size = 1 AND o.period BETWEEN $1 AND $2
-             AND o.credit_code IN (SELECT credit_code FROM indicator_values WHERE indicator = 'vehicles' AND period BETWEEN $1 AND $2 AND value > 0)",
+            "SELECT COUNT(DISTINCT o.credit_code), CAST(COALESCE(SUM(o.value), 0) AS BIGINT) FROM enterprises e JOIN indicator_values o ON o.credit_code = e.credit_code
+             WHERE e.industry >= $3 AND e.industry < $4 AND e.above_size = 1 AND o.indicator = 'industrial_output' AND o.period BETWEEN $1 AND $2",
         )
         .bind(p_from)
         .bind(p_to)
+        .bind(VEHICLE_MAKERS_INDUSTRY)
+        .bind(VEHICLE_MAKERS_INDUSTRY_END)
         .fetch_one(self.pool())
         .await?;
         Ok((row.try_get(0)?, row.try_get::<i64, _>(1)? as i128))

@@ -13,6 +13,8 @@ pub mod audit;
 pub mod backup;
 pub mod bench;
 pub mod economy;
+pub mod economy_import;
+pub mod economy_queries;
 pub mod migrate;
 pub mod sessions;
 
