@@ -3,18 +3,17 @@
 //! It covers what the pages do. A browser session's cookie authenticates it; state-changing
 //! calls of a signed-in user carry the session's CSRF token in `X-CSRF-Token`.
 
-use crate::auth::{self, SESSION_COOKIE, Signed};
+use crate::auth::{self, Signed};
 use crate::error::{ApiError, ErrorKind};
 use crate::pages::actor_of;
 use crate::{AppState, client_addr, economy_api};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use dadong_store::{Actor, NewUser};
+use dadong_store::NewUser;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 /// JSON body extractor whose rejections are API errors with stable codes.
@@ -117,40 +116,18 @@ pub struct ErrorBody {
 pub async fn login(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let addr = client_addr(&req);
     let ApiJson(body): ApiJson<LoginIn> = ApiJson::from_request(req, &()).await?;
-    let username = body.username.trim().to_ascii_lowercase();
-    let (account_key, address_key) = (format!("user:{username}"), format!("addr:{addr}"));
-    if let Some(wait_ms) = state.store.login_throttled(&account_key, &address_key).await? {
-        return Err(ApiError::new(
-            ErrorKind::TooManyRequests {
-                retry_after_s: (wait_ms + 999) / 1000,
-            },
+    match auth::sign_in(&state, &body.username, &body.password, &addr, "api").await? {
+        auth::SignIn::Throttled { retry_after_s } => Err(ApiError::new(
+            ErrorKind::TooManyRequests { retry_after_s },
             "too many failed sign-ins; try again later",
-        ));
+        )),
+        auth::SignIn::Refused => Err(ApiError::new(ErrorKind::Unauthenticated, "wrong username or password")),
+        auth::SignIn::Signed { user, token, csrf_token } => Ok(auth::with_session_cookie(
+            &state,
+            Json(SessionOut { csrf_token, user: user.into() }).into_response(),
+            &token,
+        )),
     }
-    let Some(user) = state.store.authenticate(&username, &body.password).await? else {
-        state.store.record_login_attempt(&[&account_key, &address_key], false).await?;
-        return Err(ApiError::new(ErrorKind::Unauthenticated, "wrong username or password"));
-    };
-    state.store.record_login_attempt(&[&account_key, &address_key], true).await?;
-    let (token, csrf_token) = state.store.create_session(user.id).await?;
-    let actor = Actor::User {
-        id: user.id,
-        username: user.username.clone(),
-    };
-    state
-        .store
-        .audit_event(&actor, "session.login", &format!("user:{}", user.id), Some(&json!({"via": "api"})))
-        .await?;
-    let mut r = Json(SessionOut { csrf_token, user: user.into() }).into_response();
-    let cookie = auth::set_cookie(
-        SESSION_COOKIE,
-        &token,
-        dadong_store::sessions::SESSION_TTL_MS / 1000,
-        state.config.secure_cookies,
-        true,
-    );
-    r.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
-    Ok(r)
 }
 
 /// Signs out.

@@ -255,3 +255,53 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Signed {
         }
     }
 }
+
+/// How a sign-in attempt ended.
+pub enum SignIn {
+    /// Signed in: the session token for the cookie and the session's CSRF token.
+    Signed { user: User, token: String, csrf_token: String },
+    /// Too many failures for this account or address; try again after this many seconds.
+    Throttled { retry_after_s: i64 },
+    /// Wrong username or password (or an inactive user): which one is not said.
+    Refused,
+}
+
+/// Signs a user in, for the login page and the API alike: throttling, the password check,
+/// the record of the attempt, the new session and its audit record.
+pub async fn sign_in(state: &AppState, username: &str, password: &str, addr: &str, via: &str) -> Result<SignIn, dadong_store::StoreError> {
+    let username = username.trim().to_ascii_lowercase();
+    let (account_key, address_key) = (format!("user:{username}"), format!("addr:{addr}"));
+    if let Some(wait_ms) = state.store.login_throttled(&account_key, &address_key).await? {
+        return Ok(SignIn::Throttled {
+            retry_after_s: (wait_ms + 999) / 1000,
+        });
+    }
+    let Some(user) = state.store.authenticate(&username, password).await? else {
+        state.store.record_login_attempt(&[&account_key, &address_key], false).await?;
+        return Ok(SignIn::Refused);
+    };
+    state.store.record_login_attempt(&[&account_key, &address_key], true).await?;
+    let (token, csrf_token) = state.store.create_session(user.id).await?;
+    let actor = dadong_store::Actor::User {
+        id: user.id,
+        username: user.username.clone(),
+    };
+    state
+        .store
+        .audit_event(&actor, "session.login", &format!("user:{}", user.id), Some(&serde_json::json!({"via": via})))
+        .await?;
+    Ok(SignIn::Signed { user, token, csrf_token })
+}
+
+/// Adds the session cookie for `token` to a response.
+pub fn with_session_cookie(state: &AppState, mut response: Response, token: &str) -> Response {
+    let cookie = set_cookie(
+        SESSION_COOKIE,
+        token,
+        dadong_store::sessions::SESSION_TTL_MS / 1000,
+        state.config.secure_cookies,
+        true,
+    );
+    response.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
+    response
+}

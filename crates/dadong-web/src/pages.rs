@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use dadong_domain::Role;
 use dadong_store::{Actor, NewUser, StoreError};
 use serde::Deserialize;
-use serde_json::json;
 
 type PageResult = Result<Response, PageError>;
 
@@ -98,71 +97,18 @@ pub async fn login_submit(State(state): State<AppState>, Ctx(ctx): Ctx, req: Req
     let t = T::new(lang);
     let next = safe_next(form.next.as_deref());
     let username = form.username.trim().to_ascii_lowercase();
-    let account_key = format!("user:{username}");
-    let address_key = format!("addr:{addr}");
-    match state.store.login_throttled(&account_key, &address_key).await {
-        Ok(Some(wait_ms)) => {
-            let mut r = login_form(
-                &state,
-                lang,
-                ctx.pre_csrf,
-                next,
-                username,
-                Some(t.t("login.throttled").to_string()),
-                StatusCode::TOO_MANY_REQUESTS,
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, ((wait_ms + 999) / 1000).to_string().parse().expect("digits"));
-            return r;
-        }
-        Ok(None) => {}
-        Err(e) => return internal(lang)(e).into_response(),
-    }
-    let user = match state.store.authenticate(&username, &form.password).await {
-        Ok(u) => u,
-        Err(e) => return internal(lang)(e).into_response(),
-    };
-    let Some(user) = user else {
-        if let Err(e) = state.store.record_login_attempt(&[&account_key, &address_key], false).await {
-            return internal(lang)(e).into_response();
-        }
-        return login_form(
-            &state,
-            lang,
-            ctx.pre_csrf,
-            next,
-            username,
-            Some(t.t("login.failed").to_string()),
-            StatusCode::UNAUTHORIZED,
-        );
-    };
-    let result = async {
-        state.store.record_login_attempt(&[&account_key, &address_key], true).await?;
-        let (token, _csrf) = state.store.create_session(user.id).await?;
-        let actor = Actor::User {
-            id: user.id,
-            username: user.username.clone(),
-        };
-        state
-            .store
-            .audit_event(&actor, "session.login", &format!("user:{}", user.id), Some(&json!({"via": "web"})))
-            .await?;
-        Ok::<_, StoreError>(token)
-    }
-    .await;
-    match result {
-        Ok(token) => {
-            let mut r = Redirect::to(&next).into_response();
-            let cookie = auth::set_cookie(
-                SESSION_COOKIE,
-                &token,
-                dadong_store::sessions::SESSION_TTL_MS / 1000,
-                state.config.secure_cookies,
-                true,
-            );
-            r.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
+    match auth::sign_in(&state, &username, &form.password, &addr, "web").await {
+        Ok(auth::SignIn::Throttled { retry_after_s }) => {
+            let message = Some(t.t("login.throttled").to_string());
+            let mut r = login_form(&state, lang, ctx.pre_csrf, next, username, message, StatusCode::TOO_MANY_REQUESTS);
+            r.headers_mut().insert(header::RETRY_AFTER, retry_after_s.to_string().parse().expect("digits"));
             r
         }
+        Ok(auth::SignIn::Refused) => {
+            let message = Some(t.t("login.failed").to_string());
+            login_form(&state, lang, ctx.pre_csrf, next, username, message, StatusCode::UNAUTHORIZED)
+        }
+        Ok(auth::SignIn::Signed { token, .. }) => auth::with_session_cookie(&state, Redirect::to(&next).into_response(), &token),
         Err(e) => internal(lang)(e).into_response(),
     }
 }
