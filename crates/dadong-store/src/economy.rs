@@ -634,20 +634,24 @@ impl Store {
 
     /// For one dimension, each key's total and comparable sums over the months `t_from..=t_to`.
     async fn sums_by(&self, source: Source, indicator: &str, dim: Dim, t_from: i64, t_to: i64) -> Result<Vec<KeySums>> {
-        let sql = match source {
-            Source::Rollups => "SELECT dim_key, CAST(SUM(total) AS BIGINT), CAST(SUM(paired_total) AS BIGINT), CAST(SUM(paired_prior) AS BIGINT)
+        let sql =
+            match source {
+                Source::Rollups => "SELECT dim_key, CAST(SUM(total) AS BIGINT), CAST(SUM(paired_total) AS BIGINT), CAST(SUM(paired_prior) AS BIGINT)
                  FROM indicator_rollups WHERE indicator = $1 AND dim = $4 AND period BETWEEN $2 AND $3 GROUP BY dim_key"
-                .to_string(),
-            Source::RawRows => format!(
-                "SELECT {key}, CAST(SUM(c.value) AS BIGINT), CAST(SUM(CASE WHEN p.value IS NULL THEN 0 ELSE c.value END) AS BIGINT),
-                        CAST(SUM(COALESCE(p.value, 0)) AS BIGINT)
+                    .to_string(),
+                // PostgreSQL refuses a constant in GROUP BY, so the whole district is one plain
+                // aggregate (one row, zeros when there is nothing).
+                Source::RawRows => format!(
+                "SELECT {key}, CAST(COALESCE(SUM(c.value), 0) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN p.value IS NULL THEN 0 ELSE c.value END), 0) AS BIGINT),
+                        CAST(COALESCE(SUM(p.value), 0) AS BIGINT)
                  FROM indicator_values c JOIN enterprises e ON e.credit_code = c.credit_code {join}
                  LEFT JOIN indicator_values p ON p.credit_code = c.credit_code AND p.indicator = c.indicator AND p.period = c.period - 100
-                 WHERE c.indicator = $1 AND e.above_size = 1 AND c.period BETWEEN $2 AND $3 GROUP BY {key}",
+                 WHERE c.indicator = $1 AND e.above_size = 1 AND c.period BETWEEN $2 AND $3 {group}",
                 key = dim.key_sql(),
-                join = dim.join_sql()
+                join = dim.join_sql(),
+                group = if dim == Dim::All { String::new() } else { format!("GROUP BY {}", dim.key_sql()) }
             ),
-        };
+            };
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(indicator).bind(t_from).bind(t_to);
         if source == Source::Rollups {
             query = query.bind(dim.name());

@@ -895,6 +895,12 @@ async fn every_demo_bulletin_from_2021_01_to_2022_12_matches_plain_sums_over_the
         for month in 1..=12i8 {
             let through = Period::new(year, month).expect("month");
             let b = store.bulletin(through).await.unwrap_or_else(|e| panic!("bulletin through {through}: {e}"));
+            // The rollups the imports keep give exactly the bulletin of the raw rows.
+            let raw = store
+                .bulletin_from_raw_rows(through)
+                .await
+                .unwrap_or_else(|e| panic!("raw bulletin through {through}: {e}"));
+            assert_eq!(b, raw, "rollups and raw rows differ through {through}");
             let (p_from, p_to) = (year as i64 * 100 + 1, year as i64 * 100 + month as i64);
             let expected_codes: Vec<&str> = catalog
                 .iter()
