@@ -189,6 +189,11 @@ async fn insert_batched<T>(
     Ok(())
 }
 
+/// `$first, $first+1, …` for `n` parameters, for an `IN (…)` list.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 fn date_text(d: Option<jiff::civil::Date>) -> Option<String> {
     d.map(|d| d.to_string())
 }
@@ -267,11 +272,8 @@ impl Store {
         let existing = self.existing_codes(&mut tx, "enterprises", &codes).await?;
         let mut old_tags: HashMap<(String, String), String> = HashMap::new();
         for chunk in codes.chunks(BATCH_ROWS) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT credit_code, tag, entered FROM enterprise_tags WHERE credit_code IN ({})",
-                placeholders.join(", ")
-            );
+            let placeholders = placeholders(1, chunk.len());
+            let sql = format!("SELECT credit_code, tag, entered FROM enterprise_tags WHERE credit_code IN ({})", placeholders);
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for c in chunk {
                 q = q.bind(*c);
@@ -312,8 +314,8 @@ impl Store {
         )
         .await?;
         for chunk in codes.chunks(BATCH_ROWS) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("DELETE FROM enterprise_tags WHERE credit_code IN ({})", placeholders.join(", "));
+            let placeholders = placeholders(1, chunk.len());
+            let sql = format!("DELETE FROM enterprise_tags WHERE credit_code IN ({})", placeholders);
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for c in chunk {
                 q = q.bind(*c);
@@ -353,8 +355,8 @@ impl Store {
     async fn existing_codes(&self, conn: &mut AnyConnection, table: &str, codes: &[&str]) -> Result<HashSet<String>> {
         let mut found = HashSet::new();
         for chunk in codes.chunks(BATCH_ROWS) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("SELECT credit_code FROM {table} WHERE credit_code IN ({})", placeholders.join(", "));
+            let placeholders = placeholders(1, chunk.len());
+            let sql = format!("SELECT credit_code FROM {table} WHERE credit_code IN ({})", placeholders);
             let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
             for c in chunk {
                 q = q.bind(*c);
@@ -453,10 +455,10 @@ impl Store {
         let mut count = 0usize;
         for ((indicator, period), codes) in groups {
             for chunk in codes.chunks(BATCH_ROWS) {
-                let placeholders: Vec<String> = (3..chunk.len() + 3).map(|i| format!("${i}")).collect();
+                let placeholders = placeholders(3, chunk.len());
                 let sql = format!(
                     "SELECT COUNT(*) FROM indicator_values WHERE indicator = $1 AND period = $2 AND credit_code IN ({})",
-                    placeholders.join(", ")
+                    placeholders
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(indicator.as_str()).bind(period);
                 for c in chunk {
@@ -496,10 +498,10 @@ impl Store {
         let mut old: HashMap<String, [Option<String>; 4]> = HashMap::new();
         let ids: Vec<&str> = rows.iter().map(|r| r.project_id.as_str()).collect();
         for chunk in ids.chunks(BATCH_ROWS) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let placeholders = placeholders(1, chunk.len());
             let sql = format!(
                 "SELECT project_id, signed, landed, started, completed FROM projects WHERE project_id IN ({})",
-                placeholders.join(", ")
+                placeholders
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for c in chunk {
