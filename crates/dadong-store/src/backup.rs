@@ -147,11 +147,10 @@ impl Store {
                         let kind = *kinds.get(c).ok_or_else(|| bad(n, &format!("table {name} has no column '{c}'")))?;
                         cols.push((c.to_string(), kind));
                     }
-                    let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
                     let sql = format!(
                         "INSERT INTO {name} ({}) VALUES ({})",
                         cols.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", "),
-                        placeholders.join(", ")
+                        crate::placeholders(1, cols.len())
                     );
                     table = Some((name.to_string(), cols, sql));
                 }

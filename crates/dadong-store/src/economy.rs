@@ -5,7 +5,7 @@
 //! Periods are stored as integers `YYYYMM`, so the same month a year earlier is `period - 100`.
 
 use crate::audit::{self, Actor};
-use crate::{Result, Store, StoreError, now_ms};
+use crate::{Result, Store, StoreError, now_ms, placeholders};
 use dadong_domain::Period;
 use dadong_domain::money::{div_round_half_away, growth_pct};
 use dadong_economy::import::ImportError;
@@ -170,12 +170,7 @@ async fn insert_batched<T>(
         let mut sql = String::from(head);
         for r in 0..chunk.len() {
             sql.push_str(if r == 0 { " (" } else { ", (" });
-            for c in 0..columns {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", r * columns + c + 1));
-            }
+            sql.push_str(&placeholders(r * columns + 1, columns));
             sql.push(')');
         }
         sql.push(' ');
@@ -187,11 +182,6 @@ async fn insert_batched<T>(
         q.execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-/// `$first, $first+1, …` for `n` parameters, for an `IN (…)` list.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 fn date_text(d: Option<jiff::civil::Date>) -> Option<String> {

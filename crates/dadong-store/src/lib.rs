@@ -109,6 +109,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// `$first, $first+1, …` for `n` parameters: an `IN (…)` list or one row of a `VALUES` clause.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Milliseconds since the Unix epoch, the store's unit of time.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
