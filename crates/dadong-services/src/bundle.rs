@@ -56,6 +56,10 @@ pub struct StepDef {
     /// Ids of the steps that must be done before this one starts.
     #[serde(default)]
     pub needs: Vec<String>,
+    /// Material codes this step's result provides to the steps after it (the licence step
+    /// produces `business_licence`), so the applicant is not asked to hand them in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub produces: Vec<String>,
 }
 
 /// A shared field of the combined form, entered once.
@@ -168,6 +172,8 @@ pub enum BundleError {
         department: String,
         matter_department: String,
     },
+    #[error("step '{step}' produces material '{material}', which no other step of this bundle asks for")]
+    UselessProduct { step: String, material: String },
     #[error("form field '{field}' is defined twice")]
     DuplicateField { field: String },
     #[error("form field '{field}' fills matter '{matter}', which is not done by any step of this bundle")]
@@ -289,6 +295,19 @@ impl BundleDef {
                     matter_department: matter.department.clone(),
                 }),
                 Some(matter) => matters.push((*matter).clone()),
+            }
+        }
+
+        // What steps produce must be something another step of the bundle asks for.
+        for step in &self.steps {
+            for product in &step.produces {
+                let asked = matters.iter().any(|m: &Matter| m.code != step.matter && m.materials.iter().any(|x| &x.code == product));
+                if !asked {
+                    errors.push(BundleError::UselessProduct {
+                        step: step.id.clone(),
+                        material: product.clone(),
+                    });
+                }
             }
         }
 
@@ -622,6 +641,7 @@ mod tests {
             matter: matter.to_string(),
             department: department.to_string(),
             needs: needs.iter().map(|n| n.to_string()).collect(),
+            produces: Vec::new(),
         }
     }
 

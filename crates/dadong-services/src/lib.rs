@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bundle;
+pub mod certificate;
 pub mod catalog;
 pub mod lifecycle;
 

@@ -256,17 +256,20 @@ impl Application {
             .zip(bundle.matters())
             .map(|(step, matter)| new_step(&step.id, matter, step.needs.clone()))
             .collect();
-        Application::new(bundle.id(), steps, bundle.matters())
+        let produced: BTreeSet<&str> = bundle.steps().iter().flat_map(|s| s.produces.iter().map(String::as_str)).collect();
+        Application::new(bundle.id(), steps, bundle.matters(), &produced)
     }
 
     /// A new draft for one matter on its own: one step, named by the matter's code.
     pub fn draft_single(matter: &Matter) -> Application {
-        Application::new(&matter.code, vec![new_step(&matter.code, matter, Vec::new())], std::slice::from_ref(matter))
+        Application::new(&matter.code, vec![new_step(&matter.code, matter, Vec::new())], std::slice::from_ref(matter), &BTreeSet::new())
     }
 
-    fn new(bundle: &str, steps: Vec<Step>, matters: &[Matter]) -> Application {
+    /// Materials that a step of the bundle itself produces (`produced`) are not asked of the
+    /// applicant.
+    fn new(bundle: &str, steps: Vec<Step>, matters: &[Matter], produced: &BTreeSet<&str>) -> Application {
         let mut materials: Vec<Material> = Vec::new();
-        for material in matters.iter().flat_map(|m| &m.materials) {
+        for material in matters.iter().flat_map(|m| &m.materials).filter(|m| !produced.contains(m.code.as_str())) {
             match materials.iter_mut().find(|m| m.code == material.code) {
                 Some(known) => known.required |= material.required,
                 None => materials.push(material.clone()),
