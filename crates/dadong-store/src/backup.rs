@@ -31,13 +31,33 @@ pub const TABLES: &[(&str, &str)] = &[
     ("projects", "project_id"),
     ("project_stages", "id"),
     ("imports", "id"),
+    ("matters", "code"),
+    ("bundles", "id"),
+    ("bundle_matters", "bundle_id, matter_code"),
+    ("applications", "id"),
+    ("application_steps", "application_id, step_id"),
+    ("uploads", "id"),
+    ("notifications", "id"),
+    ("ratings", "application_id, department_code"),
+    ("rectifications", "id"),
+    ("certificates", "id"),
     ("login_attempts", "id"),
     ("audit_log", "seq"),
     ("audit_head", "id"),
 ];
 
 /// Tables whose `id` comes from a sequence that PostgreSQL must be told about after a restore.
-const SERIAL_TABLES: &[&str] = &["departments", "users", "login_attempts", "project_stages", "imports"];
+const SERIAL_TABLES: &[&str] = &[
+    "departments",
+    "users",
+    "login_attempts",
+    "project_stages",
+    "imports",
+    "applications",
+    "uploads",
+    "notifications",
+    "rectifications",
+];
 
 const FORMAT: &str = "dadong-backup";
 

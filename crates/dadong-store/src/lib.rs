@@ -16,6 +16,7 @@ pub mod economy;
 pub mod economy_import;
 pub mod economy_queries;
 pub mod migrate;
+pub mod services;
 pub mod sessions;
 
 use dadong_domain::crypto::{PiiCipher, PiiKey};

@@ -31,6 +31,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_indicator_rollups.sql"),
         postgres: include_str!("../migrations/postgres/0003_indicator_rollups.sql"),
     },
+    Migration {
+        version: 4,
+        name: "services",
+        sqlite: include_str!("../migrations/sqlite/0004_services.sql"),
+        postgres: include_str!("../migrations/postgres/0004_services.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
