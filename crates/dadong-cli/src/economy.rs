@@ -79,7 +79,9 @@ pub async fn write_report(store: &Store, through: &str, format: ReportFormat, ou
         eprintln!("note: no indicator values are stored for {}-01 to {through}", through.year());
     }
     if format == ReportFormat::Json {
-        println!("{}", report::to_json(&bulletin, &serde_json::Map::new()));
+        let mut parts = serde_json::Map::new();
+        parts.insert("services".into(), services_json(store, through).await?);
+        println!("{}", report::to_json(&bulletin, &parts));
         return Ok(());
     }
     let dir = out.unwrap_or_else(|| PathBuf::from(format!("report-{through}")));
@@ -110,6 +112,34 @@ pub async fn write_report(store: &Store, through: &str, format: ReportFormat, ou
         eprintln!("wrote {}", p.display());
     }
     Ok(())
+}
+
+/// The `services` part of the report: applications submitted from January to the end of
+/// `through` (Asia/Shanghai), the catalog as it stands.
+pub async fn services_json(store: &Store, through: Period) -> Result<serde_json::Value> {
+    let zone = dadong_services::lifecycle::shanghai();
+    let start = |y: i16, m: i8| -> Result<jiff::Timestamp> { Ok(jiff::civil::date(y, m, 1).to_zoned(zone.clone())?.timestamp()) };
+    let (y, m) = (through.year(), through.month());
+    let from = start(y, 1)?;
+    let to = if m == 12 { start(y + 1, 1)? } else { start(y, m + 1)? };
+    let f = store.services_figures(from, to, dadong_domain::WorkCalendar::national()).await?;
+    Ok(serde_json::json!({
+        "matters": f.matters,
+        "fully_online_pct": f.fully_online_pct,
+        "bundled_matters": f.bundled_matters,
+        "bundles": f.bundles,
+        "applications": f.applications,
+        "by_status": f.by_status,
+        "completed": f.completed,
+        "avg_completion_days": f.avg_completion_days,
+        "p95_completion_days": f.p95_completion_days,
+        "avg_promised_days": f.avg_promised_days,
+        "on_time_pct": f.on_time_pct,
+        "companies_opened": f.companies_opened,
+        "opened_within_one_day_pct": f.opened_within_one_day_pct,
+        "overdue": f.overdue,
+        "ratings": f.ratings,
+    }))
 }
 
 /// `dadong bench bulletin`: the bulletin through every month of the stored data, beside one

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod economy;
+pub mod services;
 
 use dadong_domain::crypto::random_token;
 use dadong_domain::{CreditCode, ResidentId, Role};
@@ -54,6 +55,7 @@ pub struct DemoSummary {
     pub departments: usize,
     pub logins: Vec<DemoLogin>,
     pub economy: economy::EconomySummary,
+    pub services: services::ServicesSummary,
 }
 
 /// A valid credit code of a company registered in Dadong, drawn from `rng`.
@@ -126,8 +128,19 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         (Role::Leader, "王明远", None, None),
         (Role::Admin, "陈思源", Some("business_env"), None),
     ];
+    // The service hall and the four departments that open a company in parallel get a clerk
+    // each, so that a bundle can be followed end to end.
+    let clerks: [(Role, &str, Option<&str>, Option<String>, &str); 5] = [
+        (Role::Clerk, "钱海燕", Some("business_env"), None, "clerk_hall"),
+        (Role::Clerk, "冯国强", Some("police"), None, "clerk_police"),
+        (Role::Clerk, "陈丽娟", Some("tax"), None, "clerk_tax"),
+        (Role::Clerk, "褚志明", Some("bank"), None, "clerk_bank"),
+        (Role::Clerk, "卫红梅", Some("hrss"), None, "clerk_hrss"),
+    ];
+    let people = people.into_iter().map(|(r, n, d, c)| (r, n, d, c, r.key())).chain(clerks);
     let mut logins = Vec::new();
-    for (role, name, department, company_code) in people {
+    let mut applicants = Vec::new();
+    for (role, name, department, company_code, username) in people {
         // Passwords are random, not from the seed: a demo left running must not have guessable ones.
         let password = random_token(12);
         let phone = format!("139{:08}", rng.gen_range(0..100_000_000u32));
@@ -135,7 +148,7 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
             .create_user(
                 &actor,
                 NewUser {
-                    username: role.key().to_string(),
+                    username: username.to_string(),
                     display_name: name.to_string(),
                     password: password.clone(),
                     role: role.key().to_string(),
@@ -146,6 +159,9 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
                 },
             )
             .await?;
+        if matches!(role, Role::Citizen | Role::Enterprise) {
+            applicants.push(user.id);
+        }
         if role == Role::Cadre {
             store.assign_company(&actor, user.id, company.as_str()).await?;
         }
@@ -156,10 +172,12 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         });
     }
     let economy = economy::load(store, &mut rng, &economy::ARTICLE).await?;
+    let services = services::load(store, &mut rng, &services::ARTICLE, &applicants, jiff::Timestamp::now()).await?;
     Ok(DemoSummary {
         seed,
         departments: DEPARTMENTS.len(),
         logins,
         economy,
+        services,
     })
 }

@@ -301,7 +301,9 @@ impl BundleDef {
         // What steps produce must be something another step of the bundle asks for.
         for step in &self.steps {
             for product in &step.produces {
-                let asked = matters.iter().any(|m: &Matter| m.code != step.matter && m.materials.iter().any(|x| &x.code == product));
+                let asked = matters
+                    .iter()
+                    .any(|m: &Matter| m.code != step.matter && m.materials.iter().any(|x| &x.code == product));
                 if !asked {
                     errors.push(BundleError::UselessProduct {
                         step: step.id.clone(),

@@ -263,7 +263,8 @@ pub fn verify(file: &[u8], key: &VerifyingKey) -> Result<Verified, VerifyError> 
     }
     let signature = BASE64.decode(signature).map_err(|_| VerifyError::Malformed("signature is not base64"))?;
     let signature = Signature::from_slice(&signature).map_err(|_| VerifyError::Malformed("signature is not 64 bytes"))?;
-    key.verify(message(id, document).as_bytes(), &signature).map_err(|_| VerifyError::BadSignature)?;
+    key.verify(message(id, document).as_bytes(), &signature)
+        .map_err(|_| VerifyError::BadSignature)?;
     Ok(Verified {
         id: id.to_string(),
         file_sha256: sha256_hex(file),
@@ -484,10 +485,22 @@ mod tests {
         let forged = forger.issue(&licence(), "http://x/verify/LIC-2026-000001").unwrap();
         assert_eq!(verify(&forged, &key.verifying_key()), Err(VerifyError::BadSignature));
         assert_eq!(verify(b"%PDF-1.7 nothing", &key.verifying_key()), Err(VerifyError::Unsigned));
-        assert!(matches!(verify(b"%dadong-signature ed25519 x", &key.verifying_key()), Err(VerifyError::Malformed(_))));
-        assert!(matches!(verify(b"%dadong-signature rsa a b\n%%EOF\n", &key.verifying_key()), Err(VerifyError::Algorithm(_))));
-        assert!(matches!(verify(b"%dadong-signature ed25519 a!b c\n%%EOF\n", &key.verifying_key()), Err(VerifyError::Malformed(_))));
-        assert!(matches!(verify(b"%dadong-signature ed25519 a zz\n%%EOF\n", &key.verifying_key()), Err(VerifyError::Malformed(_))));
+        assert!(matches!(
+            verify(b"%dadong-signature ed25519 x", &key.verifying_key()),
+            Err(VerifyError::Malformed(_))
+        ));
+        assert!(matches!(
+            verify(b"%dadong-signature rsa a b\n%%EOF\n", &key.verifying_key()),
+            Err(VerifyError::Algorithm(_))
+        ));
+        assert!(matches!(
+            verify(b"%dadong-signature ed25519 a!b c\n%%EOF\n", &key.verifying_key()),
+            Err(VerifyError::Malformed(_))
+        ));
+        assert!(matches!(
+            verify(b"%dadong-signature ed25519 a zz\n%%EOF\n", &key.verifying_key()),
+            Err(VerifyError::Malformed(_))
+        ));
         let good = key.issue(&licence(), "http://x/verify/LIC-2026-000001").unwrap();
         let mut trailing = good.clone();
         trailing.extend_from_slice(b"junk");

@@ -11,8 +11,8 @@
 #![forbid(unsafe_code)]
 
 pub mod bundle;
-pub mod certificate;
 pub mod catalog;
+pub mod certificate;
 pub mod lifecycle;
 
 pub use bundle::{BundleDef, BundleError, ValidBundle, shipped_bundles, shipped_matters};

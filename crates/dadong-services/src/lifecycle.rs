@@ -262,7 +262,12 @@ impl Application {
 
     /// A new draft for one matter on its own: one step, named by the matter's code.
     pub fn draft_single(matter: &Matter) -> Application {
-        Application::new(&matter.code, vec![new_step(&matter.code, matter, Vec::new())], std::slice::from_ref(matter), &BTreeSet::new())
+        Application::new(
+            &matter.code,
+            vec![new_step(&matter.code, matter, Vec::new())],
+            std::slice::from_ref(matter),
+            &BTreeSet::new(),
+        )
     }
 
     /// Materials that a step of the bundle itself produces (`produced`) are not asked of the

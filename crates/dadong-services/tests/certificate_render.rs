@@ -65,11 +65,28 @@ fn licence_renders_chinese_text_and_a_qr_code_that_reads_back() {
 
     // The Chinese text, read from the rendered page.
     let png = render(&pdf, 200);
-    let out = Command::new("tesseract").arg(&png).arg("stdout").args(["-l", "chi_sim"]).output().expect("tesseract runs");
+    let out = Command::new("tesseract")
+        .arg(&png)
+        .arg("stdout")
+        .args(["-l", "chi_sim"])
+        .output()
+        .expect("tesseract runs");
     assert!(out.status.success(), "tesseract failed: {}", String::from_utf8_lossy(&out.stderr));
     let text: String = String::from_utf8_lossy(&out.stdout).chars().filter(|c| !c.is_whitespace()).collect();
-    for expected in ["营业执照", "统一社会信用代码", "法定代表人", "王建国", "沈阳东塔机械制造有限公司", "市场监督管理局", "91210104800000424T", "2026年11月27日"] {
-        assert!(text.contains(expected), "'{expected}' not read back from the rendered licence; OCR read:\n{text}");
+    for expected in [
+        "营业执照",
+        "统一社会信用代码",
+        "法定代表人",
+        "王建国",
+        "沈阳东塔机械制造有限公司",
+        "市场监督管理局",
+        "91210104800000424T",
+        "2026年11月27日",
+    ] {
+        assert!(
+            text.contains(expected),
+            "'{expected}' not read back from the rendered licence; OCR read:\n{text}"
+        );
     }
 
     // The QR code, decoded from the pixels, points to the certificate's verification page.

@@ -1728,3 +1728,107 @@ async fn notify(
     .await?;
     Ok(())
 }
+
+/// An application with its whole history already decided (by the lifecycle's own rules), as
+/// the demo and migrations from an older system load them.
+#[derive(Debug, Clone)]
+pub struct HistoricApplication {
+    pub applicant_id: i64,
+    pub kind: String,
+    pub subject: String,
+    pub app: Application,
+    pub promised_days: u32,
+    pub created_at: Timestamp,
+    /// (department, level 1..5, comment)
+    pub ratings: Vec<(String, i64, String)>,
+}
+
+impl Store {
+    /// Loads applications with their steps and ratings in one transaction and one audit record
+    /// naming the source. The caller built each state with `lifecycle::apply`.
+    pub async fn import_application_history(&self, actor: &Actor, source: &str, records: &[HistoricApplication]) -> Result<usize> {
+        let mut tx = self.begin_write().await?;
+        for r in records {
+            let a = &r.app;
+            let updated = [a.delivered_at, a.completed_at, a.accepted_at, a.submitted_at]
+                .into_iter()
+                .flatten()
+                .max()
+                .map(ms)
+                .unwrap_or(ms(r.created_at));
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO applications (subject, kind, applicant_id, state, state_json, form_json, materials_json, provided_json, correction_requested, promised_days, created_at, submitted_at, accepted_at, completed_at, delivered_at, updated_at) VALUES ($1, $2, $3, $4, $5, '{}', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+            )
+            .bind(&r.subject)
+            .bind(&r.kind)
+            .bind(r.applicant_id)
+            .bind(a.state.code())
+            .bind(state_json(&a.state))
+            .bind(serde_json::to_string(&a.materials).unwrap_or_default())
+            .bind(serde_json::to_string(&a.provided).unwrap_or_default())
+            .bind(i64::from(a.correction_requested))
+            .bind(i64::from(r.promised_days))
+            .bind(ms(r.created_at))
+            .bind(a.submitted_at.map(ms))
+            .bind(a.accepted_at.map(ms))
+            .bind(a.completed_at.map(ms))
+            .bind(a.delivered_at.map(ms))
+            .bind(updated)
+            .fetch_one(&mut *tx)
+            .await?;
+            for (position, s) in a.steps.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO application_steps (application_id, step_id, position, matter_code, department_code, needs_json, time_limit_days, state, reason, ready_at, deadline_at, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(id)
+                .bind(&s.id)
+                .bind(position as i64)
+                .bind(&s.matter)
+                .bind(&s.department)
+                .bind(serde_json::to_string(&s.needs).unwrap_or_default())
+                .bind(i64::from(s.time_limit_days))
+                .bind(s.state.code())
+                .bind(step_reason(&s.state))
+                .bind(s.ready_at.map(ms))
+                .bind(s.deadline.map(ms))
+                .bind(s.started_at.map(ms))
+                .bind(s.finished_at.map(ms))
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (department, level, comment) in &r.ratings {
+                sqlx::query("INSERT INTO ratings (application_id, department_code, level, comment, rated_by, rated_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(id)
+                    .bind(department)
+                    .bind(level)
+                    .bind(comment)
+                    .bind(r.applicant_id)
+                    .bind(updated)
+                    .execute(&mut *tx)
+                    .await?;
+                if *level <= 2 {
+                    sqlx::query("INSERT INTO rectifications (application_id, department_code, level, comment, opened_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(id)
+                        .bind(department)
+                        .bind(level)
+                        .bind(comment)
+                        .bind(updated)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        audit::append(
+            &mut tx,
+            self.backend(),
+            actor,
+            "services.application.import_history",
+            "applications",
+            None,
+            Some(&json!({ "source": source, "applications": records.len() })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(records.len())
+    }
+}
