@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod economy;
+mod services;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -61,7 +62,13 @@ enum Command {
         /// Mark cookies Secure: set when users reach the site over HTTPS (e.g. behind a TLS proxy).
         #[arg(long, env = "DADONG_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// The address users reach the site at, printed in certificates' QR codes
+        /// (default: http:// and the listening address).
+        #[arg(long, env = "DADONG_PUBLIC_URL")]
+        public_url: Option<String>,
     },
+    /// Check an electronic certificate (PDF) issued by this platform: genuine, or altered or forged.
+    Verify { file: PathBuf },
     /// Create or update the schema (every command does this on an empty or older store).
     Migrate,
     /// Build the demo district into an empty store and print the demo users' passwords once.
@@ -149,6 +156,19 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Bundle applications submitted and fanned out per second with many applications stored,
+    /// and a clerk's queue page latency over HTTP on loopback.
+    Services {
+        /// Applications the store should hold before the run (generated when it holds fewer).
+        #[arg(long, default_value_t = 1_000_000)]
+        stored: i64,
+        /// Applications submitted in the timed run.
+        #[arg(long, default_value_t = 2_000)]
+        count: usize,
+        /// Print the figures as one line of JSON on standard output too.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -181,6 +201,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             demo,
             seed,
             secure_cookies,
+            public_url,
         } => {
             let started = std::time::Instant::now();
             let store = cli.store.open().await?;
@@ -198,7 +219,23 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let addr = listener.local_addr()?;
             let config = dadong_web::WebConfig {
                 secure_cookies,
+                public_url: public_url.unwrap_or_else(|| format!("http://{addr}")),
                 ..Default::default()
+            };
+            // Overdue service steps are escalated to their department once a minute.
+            let escalation = {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+                    loop {
+                        tick.tick().await;
+                        match store.escalate_overdue_steps(&dadong_store::Actor::System, jiff::Timestamp::now()).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(escalated = n, "escalated overdue service steps"),
+                            Err(e) => tracing::warn!(error = %e, "escalating overdue service steps failed"),
+                        }
+                    }
+                })
             };
             let state = dadong_web::AppState::new(store.clone(), config);
             eprintln!(
@@ -207,6 +244,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 started.elapsed().as_millis()
             );
             dadong_web::serve(listener, state, shutdown_signal()).await?;
+            escalation.abort();
             store.close().await;
             Ok(ok)
         }
@@ -235,6 +273,15 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let store = cli.store.open().await?;
             economy::bench_bulletin(&store, province, json).await?;
             Ok(ok)
+        }
+        Command::Bench(BenchCommand::Services { stored, count, json }) => {
+            let store = cli.store.open().await?;
+            services::bench(&store, stored, count, json).await?;
+            Ok(ok)
+        }
+        Command::Verify { file } => {
+            let store = cli.store.open().await?;
+            services::verify_file(&store, &file).await
         }
         Command::User(cmd) => {
             let store = cli.store.open().await?;

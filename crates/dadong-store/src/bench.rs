@@ -107,3 +107,67 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Adds `n` delivered `open_company` applications of `applicant_id`, five steps each, dated
+    /// over the past five years, for timing only (`dadong bench services`); one in a hundred
+    /// still has a step in progress, so the departments' queues are long. Set-based SQL.
+    pub async fn generate_applications(&self, n: i64, applicant_id: i64, now_ms: i64) -> Result<()> {
+        let base: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM applications")
+            .fetch_one(self.pool())
+            .await?;
+        let day = 86_400_000i64;
+        let t = format!("({now_ms} - (s.n % 1800) * {day} - {day})");
+        let mut tx = self.begin_write().await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO applications (id, subject, kind, applicant_id, state, form_json, materials_json, provided_json, promised_days, created_at, submitted_at, accepted_at, completed_at, delivered_at, updated_at)
+             SELECT {base} + s.n, 'open_company', 'bundle', {applicant_id}, CASE WHEN s.n % 100 = 0 THEN 'in_progress' ELSE 'delivered' END, '{{}}', '[]', '[]', 1,
+                    {t}, {t}, {t} + 600000, CASE WHEN s.n % 100 = 0 THEN NULL ELSE {t} + 7200000 END, CASE WHEN s.n % 100 = 0 THEN NULL ELSE {t} + 7300000 END, {t} + 7300000
+             FROM {}",
+            self.series(n)
+        )))
+        .execute(&mut *tx)
+        .await?;
+        let steps = [
+            ("licence", "market.company_registration", "market", "[]", 0),
+            ("seal", "police.seal_engraving", "police", "[\"licence\"]", 1),
+            ("invoice", "tax.invoice_application", "tax", "[\"licence\"]", 2),
+            ("bank_account", "bank.account_opening", "bank", "[\"licence\"]", 3),
+            ("social_insurance", "hrss.employer_insurance_registration", "hrss", "[\"licence\"]", 4),
+        ];
+        for (step, matter, department, needs, position) in steps {
+            let open = if position == 0 { "1 = 0".to_string() } else { "s.n % 100 = 0".to_string() };
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO application_steps (application_id, step_id, position, matter_code, department_code, needs_json, time_limit_days, state, ready_at, deadline_at, started_at, finished_at)
+                 SELECT {base} + s.n, '{step}', {position}, '{matter}', '{department}', '{needs}', {days}, CASE WHEN {open} THEN 'in_progress' ELSE 'done' END,
+                        {t} + 600000, {t} + {day}, {t} + 900000, CASE WHEN {open} THEN NULL ELSE {t} + 7200000 END
+                 FROM {}",
+                self.series(n),
+                days = if position == 0 { 0 } else { 1 },
+            )))
+            .execute(&mut *tx)
+            .await?;
+        }
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT setval(pg_get_serial_sequence('applications', 'id'), (SELECT MAX(id) FROM applications))")
+                .execute(&mut *tx)
+                .await?;
+        }
+        crate::audit::append(
+            &mut tx,
+            self.backend(),
+            &crate::Actor::Cli("bench".into()),
+            "services.bench.generate",
+            "applications",
+            None,
+            Some(&serde_json::json!({ "applications": n })),
+        )
+        .await?;
+        tx.commit().await?;
+        if self.backend() == Backend::Postgres {
+            sqlx::query("ANALYZE applications").execute(self.pool()).await?;
+            sqlx::query("ANALYZE application_steps").execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+}

@@ -14,6 +14,7 @@ pub mod error;
 pub mod i18n;
 pub mod pages;
 pub mod policy;
+pub mod services;
 pub mod templates;
 
 use axum::Router;
@@ -43,6 +44,8 @@ pub struct WebConfig {
     /// The largest request body any route accepts.
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
+    /// The address the site is reached at, printed in certificates' QR codes.
+    pub public_url: String,
 }
 
 impl Default for WebConfig {
@@ -51,6 +54,7 @@ impl Default for WebConfig {
             secure_cookies: false,
             body_limit_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -97,6 +101,11 @@ pub struct RouteSpec {
     handler: MethodRouter<AppState>,
 }
 
+/// A route that takes a material or certificate file.
+fn upload_route(m: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    m.layer(DefaultBodyLimit::max(services::UPLOAD_REQUEST_MAX_BYTES))
+}
+
 fn r(method: Method, path: &'static str, action: Action, handler: MethodRouter<AppState>) -> RouteSpec {
     RouteSpec { method, path, action, handler }
 }
@@ -118,6 +127,29 @@ pub fn routes() -> Vec<RouteSpec> {
         r(M::GET, "/admin/departments", ManageDepartments, get(pages::departments)),
         r(M::POST, "/admin/departments", ManageDepartments, post(pages::departments_create)),
         r(M::GET, "/audit", ViewAudit, get(pages::audit)),
+        r(M::GET, "/services", SignedIn, get(services::services_home)),
+        r(M::GET, "/services/bundles/{id}", ApplyServices, get(services::apply_form)),
+        r(M::POST, "/services/bundles/{id}", ApplyServices, post(services::apply_submit)),
+        r(M::GET, "/services/applications", ApplyServices, get(services::my_applications)),
+        r(M::GET, "/services/applications/{id}", SignedIn, get(services::application)),
+        r(
+            M::POST,
+            "/services/applications/{id}/upload",
+            ApplyServices,
+            upload_route(post(services::upload)),
+        ),
+        r(M::POST, "/services/applications/{id}/act", SignedIn, post(services::act)),
+        r(M::POST, "/services/applications/{id}/rate", ApplyServices, post(services::rate)),
+        r(M::GET, "/services/certificates/{id}", SignedIn, get(services::certificate_download)),
+        r(M::GET, "/services/queue", WorkServices, get(services::queue)),
+        r(M::POST, "/services/rectifications/{id}", WorkServices, post(services::answer_rectification)),
+        r(M::GET, "/services/figures", ViewServiceFigures, get(services::figures)),
+        r(M::GET, "/services/admin", ManageServices, get(services::admin)),
+        r(M::POST, "/services/admin/bundles", ManageServices, post(services::admin_bundle)),
+        r(M::POST, "/services/admin/catalog", ManageServices, upload_route(post(services::admin_catalog))),
+        r(M::GET, "/notifications", SignedIn, get(services::notifications)),
+        r(M::GET, "/verify/{id}", Public, get(services::verify)),
+        r(M::POST, "/verify/{id}", Public, upload_route(post(services::verify_file))),
         r(M::GET, "/economy/bulletin", ViewBulletin, get(economy::bulletin)),
         r(M::GET, "/economy/bulletin.md", ViewBulletin, get(economy::bulletin_markdown)),
         r(M::GET, "/economy/bulletin.xlsx", ViewBulletin, get(economy::bulletin_xlsx)),

@@ -24,6 +24,14 @@ pub enum Action {
     ViewEnterprises,
     /// Major projects and their stages.
     ViewProjects,
+    /// Applying for services and following one's own applications: citizens and enterprise agents.
+    ApplyServices,
+    /// Working a department's queue (and the hall's): clerks.
+    WorkServices,
+    /// The government-services figures: the statistics office and the leadership.
+    ViewServiceFigures,
+    /// The matter catalog and bundle definitions.
+    ManageServices,
 }
 
 impl Action {
@@ -38,6 +46,10 @@ impl Action {
             Action::ImportEconomy => matches!(role, Analyst | Admin),
             Action::ViewEnterprises => matches!(role, Analyst | Leader | Admin | Cadre | Enterprise),
             Action::ViewProjects => matches!(role, Analyst | Leader | Admin | Cadre),
+            Action::ApplyServices => matches!(role, Citizen | Enterprise),
+            Action::WorkServices => role == Clerk,
+            Action::ViewServiceFigures => matches!(role, Analyst | Leader | Admin),
+            Action::ManageServices => role == Admin,
         }
     }
 }

@@ -62,8 +62,23 @@ pub fn nav_items(role: Role) -> Vec<(&'static str, &'static str)> {
             items.push((*href, *key));
         }
     }
+    for (href, key, action) in SERVICES_PAGES {
+        if action.allows(role) {
+            items.push((*href, *key));
+        }
+    }
     items
 }
+
+/// Government services' entry pages: `(href, title key, action)`.
+pub const SERVICES_PAGES: &[(&str, &str, Action)] = &[
+    ("/services", "nav.services", Action::SignedIn),
+    ("/services/applications", "nav.my_applications", Action::ApplyServices),
+    ("/services/queue", "nav.queue", Action::WorkServices),
+    ("/services/figures", "nav.service_figures", Action::ViewServiceFigures),
+    ("/services/admin", "nav.services_admin", Action::ManageServices),
+    ("/notifications", "nav.notifications", Action::SignedIn),
+];
 
 /// The economy's entry pages: `(href, title key, home tile's description key, action)`.
 pub const ECONOMY_PAGES: &[(&str, &str, &str, Action)] = &[
