@@ -169,7 +169,11 @@ impl TestApp {
         let store = db.open().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
-        let state = dadong_web::AppState::new(store.clone(), dadong_web::WebConfig::default());
+        let config = dadong_web::WebConfig {
+            public_url: format!("http://{addr}"),
+            ..Default::default()
+        };
+        let state = dadong_web::AppState::new(store.clone(), config);
         let server = tokio::spawn(async move {
             dadong_web::serve(listener, state, std::future::pending()).await.expect("server runs");
         });
