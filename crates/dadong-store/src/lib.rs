@@ -102,6 +102,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     pii: PiiCipher,
+    /// The group-commit writer of service acts, started on first use (`services::act_grouped`).
+    services_writer: std::sync::Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<services::Queued>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -156,9 +158,24 @@ impl Store {
             });
         }
         let pool = options.connect(&url).await?;
-        let store = Store { pool, backend, pii };
+        let store = Store {
+            pool,
+            backend,
+            pii,
+            services_writer: Default::default(),
+        };
         migrate::run(&store).await?;
         Ok(store)
+    }
+
+    /// This store's pool and keys with no services writer of its own.
+    pub(crate) fn without_writer(&self) -> Store {
+        Store {
+            pool: self.pool.clone(),
+            backend: self.backend,
+            pii: self.pii.clone(),
+            services_writer: Default::default(),
+        }
     }
 
     pub fn backend(&self) -> Backend {

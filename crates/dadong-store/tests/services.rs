@@ -19,6 +19,7 @@ dadong_testkit::on_both_backends!(
     bad_input_is_refused_with_a_reason_and_changes_nothing,
     overdue_steps_escalate_once_to_their_department,
     opened_within_one_working_day_counts_across_weekends_holidays_and_make_up_days,
+    acts_committed_together_answer_each_and_a_refused_one_changes_nothing,
 );
 
 const PUBLIC_URL: &str = "http://127.0.0.1:8080";
@@ -474,4 +475,51 @@ async fn opened_within_one_working_day_counts_across_weekends_holidays_and_make_
     assert_eq!(f.companies_opened, 6);
     // 4 of 6 within one working day.
     assert_eq!(f.opened_within_one_day_pct.as_deref(), Some("66.7"));
+}
+
+async fn acts_committed_together_answer_each_and_a_refused_one_changes_nothing(backend: Backend) {
+    let Some(w) = world(backend, "group commit").await else { return };
+    let t0 = at("2026-11-27T09:00:00+08:00");
+    let (a, b, c) = (w.ready_draft(t0).await, w.ready_draft(t0).await, w.ready_draft(t0).await);
+    w.act(&Acting::Applicant(w.applicant), b, Act::Submit, t0).await.unwrap();
+    let before = w.audit_len().await;
+    let request = |id: i64, act: Act| dadong_store::services::ActRequest {
+        actor: operator(),
+        acting: Acting::Applicant(w.applicant),
+        application_id: id,
+        act,
+        now: t0,
+        public_url: PUBLIC_URL.into(),
+    };
+    // b is already submitted: refused; a and c go through in the same transaction.
+    let answers = w
+        .store
+        .act_on_applications(vec![request(a, Act::Submit), request(b, Act::Submit), request(c, Act::Submit)], calendar())
+        .await;
+    assert_eq!(answers[0].as_ref().unwrap().state, "submitted");
+    assert!(
+        matches!(&answers[1], Err(StoreError::Conflict(m)) if m.contains("already submitted")),
+        "{:?}",
+        answers[1].as_ref().err()
+    );
+    assert_eq!(answers[2].as_ref().unwrap().state, "submitted");
+    assert_eq!(
+        w.audit_len().await,
+        before + 2,
+        "one audit record per act carried out, none for the refused one"
+    );
+    // Through the queued writer, many at once.
+    let hall = Acting::Clerk {
+        user_id: w.clerks[HALL_DEPARTMENT],
+        department: HALL_DEPARTMENT.into(),
+    };
+    let grouped = [a, b, c].map(|id| {
+        let mut r = request(id, Act::Accept);
+        r.acting = hall.clone();
+        w.store.act_grouped(r)
+    });
+    for answer in futures::future::join_all(grouped).await {
+        assert_eq!(answer.unwrap().state, "accepted");
+    }
+    assert!(w.store.verify_audit().await.unwrap().first_break.is_none());
 }

@@ -492,11 +492,15 @@ pub async fn act(State(state): State<AppState>, Signed(p, lang): Signed, Path(id
     let act = form
         .to_act()
         .map_err(|m| PageError::new(ErrorKind::Validation { field: "act".into() }, m, lang))?;
-    state
-        .store
-        .act_on_application(&actor_of(&p), &acting(&p, department), id, act, now(), calendar(), &state.config.public_url)
-        .await
-        .map_err(store_error(lang))?;
+    let request = dadong_store::services::ActRequest {
+        actor: actor_of(&p),
+        acting: acting(&p, department),
+        application_id: id,
+        act,
+        now: now(),
+        public_url: state.config.public_url.clone(),
+    };
+    state.store.act_grouped(request).await.map_err(store_error(lang))?;
     Ok(Redirect::to(&format!("/services/applications/{id}")).into_response())
 }
 
