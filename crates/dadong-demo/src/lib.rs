@@ -103,6 +103,9 @@ pub async fn store_is_empty(store: &Store) -> Result<bool> {
     Ok(users == 0)
 }
 
+/// A demo user: role, name, department, company, username.
+type Person<'a> = (Role, &'a str, Option<&'a str>, Option<String>, &'a str);
+
 /// Builds the demo district into an empty store.
 pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
     if !store_is_empty(store).await? {
@@ -130,7 +133,7 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
     ];
     // The service hall and the four departments that open a company in parallel get a clerk
     // each, so that a bundle can be followed end to end.
-    let clerks: [(Role, &str, Option<&str>, Option<String>, &str); 5] = [
+    let clerks: [Person; 5] = [
         (Role::Clerk, "钱海燕", Some("business_env"), None, "clerk_hall"),
         (Role::Clerk, "冯国强", Some("police"), None, "clerk_police"),
         (Role::Clerk, "陈丽娟", Some("tax"), None, "clerk_tax"),

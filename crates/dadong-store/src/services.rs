@@ -585,6 +585,7 @@ impl Store {
     /// Starts a draft application for a bundle (`kind` = "bundle") or a single matter
     /// (`kind` = "matter") with the combined form's values, checked field by field. Personal
     /// fields (ID numbers, phones) are stored encrypted.
+    #[allow(clippy::too_many_arguments)] // who, for whom, what, with which values, when
     pub async fn create_application(
         &self,
         actor: &Actor,
