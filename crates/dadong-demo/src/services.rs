@@ -499,3 +499,20 @@ pub async fn load(store: &Store, rng: &mut impl Rng, plan: &CatalogPlan, applica
         applications: history.len(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_demo_has_every_department_the_shipped_bundles_and_the_hall_need() {
+        let codes: Vec<&str> = crate::DEPARTMENTS.iter().map(|(code, _, _)| *code).collect();
+        for needed in dadong_services::bundle::SHIPPED_DEPARTMENTS
+            .iter()
+            .chain([&dadong_store::services::HALL_DEPARTMENT])
+        {
+            assert!(codes.contains(needed), "the demo lacks department {needed}");
+        }
+        for (department, _, _) in super::TOPICS {
+            assert!(codes.contains(department), "a catalog topic names department {department}");
+        }
+    }
+}

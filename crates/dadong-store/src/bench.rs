@@ -117,7 +117,7 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         let day = 86_400_000i64;
-        let t = format!("({now_ms} - (s.n % 1800) * {day} - {day})");
+        let t = format!("({now_ms} - (CAST(s.n AS BIGINT) % 1800) * {day} - {day})");
         let mut tx = self.begin_write().await?;
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO applications (id, subject, kind, applicant_id, state, form_json, materials_json, provided_json, promised_days, created_at, submitted_at, accepted_at, completed_at, delivered_at, updated_at)

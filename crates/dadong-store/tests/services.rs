@@ -23,18 +23,6 @@ dadong_testkit::on_both_backends!(
 );
 
 const PUBLIC_URL: &str = "http://127.0.0.1:8080";
-const DEPARTMENTS: &[&str] = &[
-    "market",
-    "police",
-    "tax",
-    "bank",
-    "hrss",
-    "ndrc",
-    "natural_resources",
-    "construction",
-    "ecology",
-    HALL_DEPARTMENT,
-];
 
 fn operator() -> Actor {
     Actor::Cli("services-test".into())
@@ -67,7 +55,8 @@ struct World {
 async fn world(backend: Backend, test: &str) -> Option<World> {
     let db = TestDb::new(backend, &format!("{test} on {}", backend.name())).await?;
     let store = db.open().await;
-    for code in DEPARTMENTS {
+    let departments: Vec<&str> = dadong_services::bundle::SHIPPED_DEPARTMENTS.iter().copied().chain([HALL_DEPARTMENT]).collect();
+    for code in &departments {
         store.create_department(&operator(), code, code, code).await.unwrap();
     }
     let matters = shipped_matters();
@@ -85,7 +74,7 @@ async fn world(backend: Backend, test: &str) -> Option<World> {
     };
     let applicant = store.create_user(&operator(), user("founder", "citizen", None)).await.unwrap().id;
     let mut clerks = BTreeMap::new();
-    for code in DEPARTMENTS {
+    for code in &departments {
         let id = store
             .create_user(&operator(), user(&format!("clerk_{code}"), "clerk", Some(code)))
             .await

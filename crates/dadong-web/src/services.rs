@@ -107,6 +107,30 @@ fn flag_class(flag: Option<Flag>) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // The catalog and applying
 
+/// Every bundle with its number of steps and the departments it involves.
+async fn bundle_lines(state: &AppState, lang: Lang) -> Result<Vec<BundleLine>, PageError> {
+    Ok(state
+        .store
+        .bundles()
+        .await
+        .map_err(store_error(lang))?
+        .into_iter()
+        .map(|b| BundleLine {
+            departments: b
+                .steps
+                .iter()
+                .map(|s| s.department.as_str())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", "),
+            steps: b.steps.len(),
+            id: b.id,
+            name: b.name,
+        })
+        .collect())
+}
+
 pub struct BundleLine {
     pub id: String,
     pub name: String,
@@ -133,26 +157,7 @@ pub async fn services_home(State(state): State<AppState>, Signed(p, lang): Signe
         .services_figures(jiff::Timestamp::UNIX_EPOCH, jiff::Timestamp::UNIX_EPOCH, calendar())
         .await
         .map_err(store_error(lang))?;
-    let bundles = state
-        .store
-        .bundles()
-        .await
-        .map_err(store_error(lang))?
-        .into_iter()
-        .map(|b| BundleLine {
-            departments: b
-                .steps
-                .iter()
-                .map(|s| s.department.as_str())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
-                .join(", "),
-            steps: b.steps.len(),
-            id: b.id,
-            name: b.name,
-        })
-        .collect();
+    let bundles = bundle_lines(&state, lang).await?;
     let page = ServicesPage {
         t,
         nav: Nav::for_user(&p, "/services"),
@@ -754,26 +759,7 @@ async fn admin_page(
     done: Option<String>,
     status: StatusCode,
 ) -> PageResult {
-    let bundles = state
-        .store
-        .bundles()
-        .await
-        .map_err(store_error(lang))?
-        .into_iter()
-        .map(|b| BundleLine {
-            departments: b
-                .steps
-                .iter()
-                .map(|s| s.department.as_str())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
-                .join(", "),
-            steps: b.steps.len(),
-            id: b.id,
-            name: b.name,
-        })
-        .collect();
+    let bundles = bundle_lines(state, lang).await?;
     let page = AdminPage {
         t: T::new(lang),
         nav: Nav::for_user(p, "/services/admin"),
