@@ -31,13 +31,37 @@ pub const TABLES: &[(&str, &str)] = &[
     ("projects", "project_id"),
     ("project_stages", "id"),
     ("imports", "id"),
+    // Issue 6: enterprise service and daily dispatch.
+    ("service_assignments", "id"),
+    ("visits", "id"),
+    ("appeal_rules", "category"),
+    ("appeals", "id"),
+    ("appeal_events", "id"),
+    ("follow_up_calls", "id"),
+    ("key_enterprises", "credit_code"),
+    ("monthly_plans", "credit_code, period, metric"),
+    ("daily_figures", "credit_code, day, metric"),
+    ("dispatch_tasks", "id"),
     ("login_attempts", "id"),
     ("audit_log", "seq"),
     ("audit_head", "id"),
 ];
 
 /// Tables whose `id` comes from a sequence that PostgreSQL must be told about after a restore.
-const SERIAL_TABLES: &[&str] = &["departments", "users", "login_attempts", "project_stages", "imports"];
+const SERIAL_TABLES: &[&str] = &[
+    "departments",
+    "users",
+    "login_attempts",
+    "project_stages",
+    "imports",
+    // Issue 6.
+    "service_assignments",
+    "visits",
+    "appeals",
+    "appeal_events",
+    "follow_up_calls",
+    "dispatch_tasks",
+];
 
 const FORMAT: &str = "dadong-backup";
 

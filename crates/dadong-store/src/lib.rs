@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod appeals;
 pub mod audit;
 pub mod backup;
 pub mod bench;

@@ -31,6 +31,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_indicator_rollups.sql"),
         postgres: include_str!("../migrations/postgres/0003_indicator_rollups.sql"),
     },
+    // Issue 6: enterprise service and daily dispatch.
+    Migration {
+        version: 5,
+        name: "appeals",
+        sqlite: include_str!("../migrations/sqlite/0005_appeals.sql"),
+        postgres: include_str!("../migrations/postgres/0005_appeals.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
