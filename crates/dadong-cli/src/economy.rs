@@ -79,7 +79,9 @@ pub async fn write_report(store: &Store, through: &str, format: ReportFormat, ou
         eprintln!("note: no indicator values are stored for {}-01 to {through}", through.year());
     }
     if format == ReportFormat::Json {
-        println!("{}", report::to_json(&bulletin, &serde_json::Map::new()));
+        let mut extra = serde_json::Map::new();
+        extra.insert("appeals".into(), crate::appeals::report_extra(store, through).await?);
+        println!("{}", report::to_json(&bulletin, &extra));
         return Ok(());
     }
     let dir = out.unwrap_or_else(|| PathBuf::from(format!("report-{through}")));

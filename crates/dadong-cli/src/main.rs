@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod appeals;
 mod economy;
 
 use anyhow::{Context, Result};
@@ -61,6 +62,15 @@ enum Command {
         /// Mark cookies Secure: set when users reach the site over HTTPS (e.g. behind a TLS proxy).
         #[arg(long, env = "DADONG_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// Seconds between escalation runs over overdue appeals (0: none in this process).
+        #[arg(long, default_value_t = appeals::ESCALATION_EVERY_S_DEFAULT, env = "DADONG_ESCALATE_EVERY_S")]
+        escalate_every_s: u64,
+    },
+    /// Escalate overdue appeals one step (department head, then responsible leader) as of
+    /// --now (RFC 3339, default the present), as the server does on its schedule.
+    Escalate {
+        #[arg(long)]
+        now: Option<String>,
     },
     /// Create or update the schema (every command does this on an empty or older store).
     Migrate,
@@ -149,6 +159,22 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The dispatch board's latency on the demo district (loaded into an empty store first),
+    /// then full appeal lives per second with --appeals appeals stored. Use a database of its own.
+    Appeals {
+        /// Appeals to generate before the lives are timed.
+        #[arg(long, default_value_t = 1_000_000)]
+        appeals: i64,
+        /// Full appeal lives to time.
+        #[arg(long, default_value_t = 5_000)]
+        lives: u64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+        /// Print the figures as one line of JSON on standard output too.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -181,6 +207,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             demo,
             seed,
             secure_cookies,
+            escalate_every_s,
         } => {
             let started = std::time::Instant::now();
             let store = cli.store.open().await?;
@@ -201,12 +228,16 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 ..Default::default()
             };
             let state = dadong_web::AppState::new(store.clone(), config);
+            let escalation = (escalate_every_s > 0).then(|| appeals::spawn_escalation(store.clone(), std::time::Duration::from_secs(escalate_every_s)));
             eprintln!(
                 "dadong serving http://{addr} on {} (ready in {} ms)",
                 store.backend().name(),
                 started.elapsed().as_millis()
             );
             dadong_web::serve(listener, state, shutdown_signal()).await?;
+            if let Some(task) = escalation {
+                task.abort();
+            }
             store.close().await;
             Ok(ok)
         }
@@ -234,6 +265,21 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Bench(BenchCommand::Bulletin { province, json }) => {
             let store = cli.store.open().await?;
             economy::bench_bulletin(&store, province, json).await?;
+            Ok(ok)
+        }
+        Command::Escalate { now } => {
+            let store = cli.store.open().await?;
+            appeals::escalate(&store, now.as_deref()).await?;
+            Ok(ok)
+        }
+        Command::Bench(BenchCommand::Appeals {
+            appeals: n,
+            lives,
+            workers,
+            json,
+        }) => {
+            let store = cli.store.open().await?;
+            appeals::bench(&store, n, lives, workers, json).await?;
             Ok(ok)
         }
         Command::User(cmd) => {

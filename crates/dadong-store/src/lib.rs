@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod appeals;
+pub mod appeals_bench;
 pub mod audit;
 pub mod backup;
 pub mod bench;
