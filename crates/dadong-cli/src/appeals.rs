@@ -58,18 +58,9 @@ pub fn spawn_escalation(store: Store, every: Duration) -> tokio::task::JoinHandl
     })
 }
 
-/// The report's period, January of `through`'s year to the end of `through`, in milliseconds
-/// (Asia/Shanghai days).
-pub fn period_ms(through: Period) -> Result<(i64, i64)> {
-    let start = jiff::civil::date(through.year(), 1, 1);
-    let end = through.last_day().tomorrow()?;
-    let ms = |d: jiff::civil::Date| -> Result<i64> { Ok(d.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))?.timestamp().as_millisecond()) };
-    Ok((ms(start)?, ms(end)?))
-}
-
 /// The `appeals` key of the report JSON.
 pub async fn report_extra(store: &Store, through: Period) -> Result<serde_json::Value> {
-    let (from, to) = period_ms(through)?;
+    let (from, to) = dadong_store::appeals::report_period_ms(through);
     let f = store.appeal_figures(from, to).await?;
     Ok(serde_json::to_value(f)?)
 }

@@ -1753,3 +1753,18 @@ mod tests {
         assert_eq!(one_decimal(1, 0), None);
     }
 }
+
+/// A report's period, January of `through`'s year to the end of `through`, as milliseconds
+/// `[from, to)` on Asia/Shanghai days.
+pub fn report_period_ms(through: Period) -> (i64, i64) {
+    let start = jiff::civil::date(through.year(), 1, 1);
+    let end = through.last_day().tomorrow().unwrap_or(through.last_day());
+    (start_of_day_ms(start), start_of_day_ms(end))
+}
+
+/// Midnight at the start of `d` in Asia/Shanghai, in milliseconds.
+fn start_of_day_ms(d: Date) -> i64 {
+    d.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .map(|z| z.timestamp().as_millisecond())
+        .unwrap_or(0)
+}

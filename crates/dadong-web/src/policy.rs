@@ -24,6 +24,20 @@ pub enum Action {
     ViewEnterprises,
     /// Major projects and their stages.
     ViewProjects,
+    // Issue 6: enterprise service and daily dispatch.
+    /// Appeals within the user's scope: an agent its company's, a clerk its department's, a
+    /// cadre its assigned enterprises', leaders and admins all.
+    ViewAppeals,
+    /// Raising an appeal: an enterprise's agent, its assigned cadre, leaders and admins.
+    RaiseAppeal,
+    /// A step of an appeal's life; the store checks who may take which step.
+    WorkAppeal,
+    /// The dispatch board.
+    ViewDispatch,
+    /// Assignments, visits and monthly coverage (包保走访).
+    Service,
+    /// Key enterprises' daily figures.
+    ReportFigures,
 }
 
 impl Action {
@@ -38,6 +52,12 @@ impl Action {
             Action::ImportEconomy => matches!(role, Analyst | Admin),
             Action::ViewEnterprises => matches!(role, Analyst | Leader | Admin | Cadre | Enterprise),
             Action::ViewProjects => matches!(role, Analyst | Leader | Admin | Cadre),
+            Action::ViewAppeals => matches!(role, Enterprise | Clerk | Cadre | Leader | Admin),
+            Action::RaiseAppeal => matches!(role, Enterprise | Cadre | Leader | Admin),
+            Action::WorkAppeal => matches!(role, Enterprise | Clerk | Leader | Admin),
+            Action::ViewDispatch => matches!(role, Leader | Admin),
+            Action::Service => matches!(role, Cadre | Leader | Admin),
+            Action::ReportFigures => matches!(role, Enterprise | Cadre | Analyst | Admin),
         }
     }
 }
