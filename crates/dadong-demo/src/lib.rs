@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod appeals;
 pub mod economy;
 
 use dadong_domain::crypto::random_token;
@@ -54,6 +55,7 @@ pub struct DemoSummary {
     pub departments: usize,
     pub logins: Vec<DemoLogin>,
     pub economy: economy::EconomySummary,
+    pub service: appeals::ServiceSummary,
 }
 
 /// A valid credit code of a company registered in Dadong, drawn from `rng`.
@@ -127,6 +129,7 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         (Role::Admin, "陈思源", Some("business_env"), None),
     ];
     let mut logins = Vec::new();
+    let mut users = Vec::new();
     for (role, name, department, company_code) in people {
         // Passwords are random, not from the seed: a demo left running must not have guessable ones.
         let password = random_token(12);
@@ -151,15 +154,26 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         }
         logins.push(DemoLogin {
             role,
-            username: user.username,
+            username: user.username.clone(),
             password,
         });
+        users.push((role, user));
     }
     let economy = economy::load(store, &mut rng, &economy::ARTICLE).await?;
+    // Issue 6: the enterprise service, on the clock of the moment the demo is built.
+    let started = std::time::Instant::now();
+    let service = appeals::load(store, &mut rng, &users, company.as_str(), jiff::Timestamp::now()).await?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        appeals = service.appeals,
+        visits = service.visits,
+        "demo enterprise service loaded"
+    );
     Ok(DemoSummary {
         seed,
         departments: DEPARTMENTS.len(),
         logins,
         economy,
+        service,
     })
 }

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod appeals;
 pub mod appeals_bench;
+pub mod appeals_load;
 pub mod audit;
 pub mod backup;
 pub mod bench;
