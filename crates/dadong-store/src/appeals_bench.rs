@@ -19,7 +19,8 @@ impl Store {
         let dept = dept.ok_or_else(|| StoreError::Conflict("the store has no department to route bench appeals to".into()))?;
         let first: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM appeals").fetch_one(self.pool()).await?;
         let series = match self.backend() {
-            Backend::Postgres => format!("(SELECT g AS n FROM generate_series(1, {n}) AS g) s"),
+            // BIGINT, so that the millisecond arithmetic below does not overflow PostgreSQL's INTEGER.
+            Backend::Postgres => format!("(SELECT CAST(g AS BIGINT) AS n FROM generate_series(1, {n}) AS g) s"),
             Backend::Sqlite => format!("(WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < {n}) SELECT n FROM r) s"),
         };
         let day = 86_400_000i64;

@@ -24,6 +24,7 @@ dadong_testkit::on_both_backends!(
     coverage_shows_which_assigned_enterprises_a_cadre_has_not_visited_this_month,
     the_dispatch_board_shows_figures_against_plan_and_last_year_overdue_items_problems_and_tasks,
     the_report_counts_records_dated_in_the_period_and_overdue_at_its_end,
+    a_follow_up_call_is_recorded_once_for_a_closed_appeal_only,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -604,4 +605,50 @@ async fn the_report_counts_records_dated_in_the_period_and_overdue_at_its_end(ba
     let f = w.store.appeal_figures(to, may).await.unwrap();
     assert_eq!((f.raised, f.resolved, f.overdue), (0, 1, 1));
     assert_eq!(f.on_time_pct.as_deref(), Some("0.0"));
+}
+
+async fn a_follow_up_call_is_recorded_once_for_a_closed_appeal_only(backend: Backend) {
+    let Some(w) = world(backend, "follow-up call").await else { return };
+    let t = at(monday(), 10);
+    let open = raise(&w, &w.agent, &w.a, Category::Labour, "社保", t).await;
+    let err = w
+        .store
+        .record_follow_up(&actor(&w.leader), &w.leader, open, true, Some(5), "", t)
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "the appeal is routed: only a closed appeal gets a follow-up call");
+    let closed = closed_appeal(&w, t).await;
+    let err = w
+        .store
+        .record_follow_up(&actor(&w.agent), &w.agent, closed, true, Some(5), "", t)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("follow-up calls are made by the department or the leadership"),
+        "{err}"
+    );
+    let err = w
+        .store
+        .record_follow_up(&actor(&w.land_clerk), &w.land_clerk, closed, true, Some(5), "", t)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "another department's clerk does not see it: {err}");
+    w.store
+        .record_follow_up(&actor(&w.hr_clerk), &w.hr_clerk, closed, true, Some(4), "问题已解决", t)
+        .await
+        .expect("the call");
+    let err = w
+        .store
+        .record_follow_up(&actor(&w.leader), &w.leader, closed, false, None, "", t)
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), format!("appeal {closed} already has its follow-up call"));
+    let d = w.store.appeal(&w.leader, closed, t).await.unwrap().unwrap();
+    assert_eq!(d.follow_up.map(|f| (f.reached, f.satisfaction)), Some((true, Some(4))));
+    let f = w
+        .store
+        .appeal_figures(at(date(2026, 1, 1), 0).as_millisecond(), at(date(2026, 4, 1), 0).as_millisecond())
+        .await
+        .unwrap();
+    assert_eq!(f.follow_up_calls, 1);
 }

@@ -133,6 +133,35 @@ pub async fn step(State(state): State<AppState>, Signed(p, _): Signed, Path((id,
     Ok(Json(serde_json::to_value(a).unwrap_or_default()))
 }
 
+#[derive(Deserialize, ToSchema)]
+pub struct FollowUpIn {
+    /// Whether the enterprise answered the call.
+    reached: bool,
+    /// 1 to 5, when reached.
+    score: Option<u8>,
+    #[serde(default)]
+    note: String,
+}
+
+/// Records the follow-up call (回访) of a closed appeal (its department's clerks, leaders, admins).
+#[utoipa::path(post, path = "/api/v1/appeals/{id}/follow-up", request_body = FollowUpIn, params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorOut), (status = 409, body = ErrorOut), (status = 422, body = ErrorOut)))]
+pub async fn follow_up(
+    State(state): State<AppState>,
+    Signed(p, _): Signed,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<FollowUpIn>,
+) -> Result<StatusCode, ApiError> {
+    let id = id_of(&id)?;
+    let score = b.score.map(|s| s.to_string());
+    let score = crate::appeals_web::follow_up_fields(b.reached, score.as_deref()).map_err(invalid)?;
+    state
+        .store
+        .record_follow_up(&actor_of(&p), &p.user, id, b.reached, score, &b.note, Timestamp::now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The dispatch board now: key enterprises against plan and last year, overdue and escalated
 /// appeals, projects with open problems, today's tasks.
 #[utoipa::path(get, path = "/api/v1/dispatch/board", responses((status = 200, body = Object)))]
@@ -243,7 +272,7 @@ pub async fn daily(State(state): State<AppState>, Signed(p, _): Signed, ApiJson(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, raise, detail, step, board, visits, record_visit, coverage, figures, daily),
-    components(schemas(RaiseIn, StepIn, VisitIn, DailyIn))
+    paths(list, raise, detail, step, follow_up, board, visits, record_visit, coverage, figures, daily),
+    components(schemas(RaiseIn, StepIn, FollowUpIn, VisitIn, DailyIn))
 )]
 pub struct AppealsDoc;

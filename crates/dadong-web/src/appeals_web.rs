@@ -268,6 +268,8 @@ pub struct AppealPage {
     pub can_confirm: bool,
     pub can_reopen: bool,
     pub follow_up: String,
+    /// A closed appeal drawn for the sample whose call is still to be made, for staff.
+    pub can_follow_up: bool,
 }
 
 #[derive(Deserialize)]
@@ -328,8 +330,53 @@ pub async fn detail(State(state): State<AppState>, Signed(p, lang): Signed, Path
             .as_ref()
             .map(|f| format!("{} · {}", format_time(f.called_at), f.satisfaction.map(|s| s.to_string()).unwrap_or_default()))
             .unwrap_or_default(),
+        can_follow_up: d.follow_up_sampled && d.follow_up.is_none() && Action::FollowUpAppeal.allows(p.role()),
     };
     Ok(render(&page))
+}
+
+#[derive(Deserialize)]
+pub struct FollowUpForm {
+    reached: Option<String>,
+    score: Option<String>,
+    note: Option<String>,
+}
+
+/// `reached` is "1" when the enterprise answered; a score only then.
+pub(crate) fn follow_up_fields(reached: bool, score: Option<&str>) -> Result<Option<u8>, (String, String)> {
+    match score.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(_) if !reached => Err(("score".into(), "no score when the enterprise was not reached".into())),
+        Some(s) => s
+            .parse::<u8>()
+            .ok()
+            .filter(|s| (1..=5).contains(s))
+            .map(Some)
+            .ok_or_else(|| ("score".into(), "a score from 1 to 5".into())),
+    }
+}
+
+pub async fn follow_up(State(state): State<AppState>, Signed(p, lang): Signed, Path(id): Path<String>, req: Request) -> PageResult {
+    let not_found = || PageError::new(ErrorKind::NotFound, format!("appeal {id} not found"), lang);
+    let id_n: i64 = id.parse().map_err(|_| not_found())?;
+    let form: FollowUpForm = read_form(req).await.map_err(|e| PageError::new(ErrorKind::BadRequest, e, lang))?;
+    let reached = form.reached.as_deref() == Some("1");
+    let score = follow_up_fields(reached, form.score.as_deref())
+        .map_err(|(field, m)| PageError::new(ErrorKind::Validation { field: field.clone() }, format!("{field}: {m}"), lang))?;
+    state
+        .store
+        .record_follow_up(
+            &actor_of(&p),
+            &p.user,
+            id_n,
+            reached,
+            score,
+            form.note.as_deref().unwrap_or(""),
+            Timestamp::now(),
+        )
+        .await
+        .map_err(store_error(lang))?;
+    Ok(Redirect::to(&format!("/appeals/{id_n}")).into_response())
 }
 
 #[derive(Deserialize)]

@@ -407,6 +407,8 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("appeal.do.resolve", "办结", "Resolve"),
     ("appeal.do.confirm", "确认并评价", "Confirm and rate"),
     ("appeal.do.reopen", "重新打开", "Reopen"),
+    ("appeal.do.follow_up", "记录回访", "Record the follow-up call"),
+    ("appeal.follow_up.reached", "已联系上企业", "The enterprise was reached"),
     ("appeal.reply", "答复内容", "Reply"),
     ("appeal.resolution", "办理结果", "Resolution"),
     ("appeal.comment", "评价意见", "Comment"),

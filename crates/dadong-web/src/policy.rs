@@ -32,6 +32,8 @@ pub enum Action {
     RaiseAppeal,
     /// A step of an appeal's life; the store checks who may take which step.
     WorkAppeal,
+    /// Recording the follow-up call (回访) of a closed appeal: the department and the leadership.
+    FollowUpAppeal,
     /// The dispatch board.
     ViewDispatch,
     /// Assignments, visits and monthly coverage (包保走访).
@@ -55,6 +57,7 @@ impl Action {
             Action::ViewAppeals => matches!(role, Enterprise | Clerk | Cadre | Leader | Admin),
             Action::RaiseAppeal => matches!(role, Enterprise | Cadre | Leader | Admin),
             Action::WorkAppeal => matches!(role, Enterprise | Clerk | Leader | Admin),
+            Action::FollowUpAppeal => matches!(role, Clerk | Leader | Admin),
             Action::ViewDispatch => matches!(role, Leader | Admin),
             Action::Service => matches!(role, Cadre | Leader | Admin),
             Action::ReportFigures => matches!(role, Enterprise | Cadre | Analyst | Admin),
