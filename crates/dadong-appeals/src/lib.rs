@@ -113,7 +113,7 @@ pub fn follow_up_sampled(appeal_id: i64) -> bool {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^= x >> 31;
-    x % 5 == 0
+    x.is_multiple_of(5)
 }
 
 #[cfg(test)]

@@ -450,7 +450,7 @@ mod tests {
             let mut now = at(2026, 1, 5, 9);
             let mut a = Appeal::raise(Category::Funding, now);
             for (event, hours) in events {
-                now = now + SignedDuration::from_hours(hours);
+                now += SignedDuration::from_hours(hours);
                 let before = a.clone();
                 match apply(&a, event.clone(), now, c) {
                     Ok(next) => {

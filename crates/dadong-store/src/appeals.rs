@@ -238,6 +238,16 @@ pub struct FollowUp {
     pub note: String,
 }
 
+/// What a follow-up call found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FollowUpCall {
+    /// Whether the enterprise answered.
+    pub reached: bool,
+    /// Its satisfaction now, 1 to 5, when reached.
+    pub satisfaction: Option<u8>,
+    pub note: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppealDetail {
     pub appeal: AppealItem,
@@ -1176,17 +1186,9 @@ impl Store {
 
     /// Records the follow-up call (回访) of a closed appeal: by a leader, an admin, or a clerk
     /// of its department.
-    pub async fn record_follow_up(
-        &self,
-        actor: &Actor,
-        user: &User,
-        id: i64,
-        reached: bool,
-        satisfaction: Option<u8>,
-        note: &str,
-        now: Timestamp,
-    ) -> Result<()> {
-        let note = text_field("note", note, 0, dadong_appeals::NOTE_CHARS_MAX)?;
+    pub async fn record_follow_up(&self, actor: &Actor, user: &User, id: i64, call: &FollowUpCall, now: Timestamp) -> Result<()> {
+        let (reached, satisfaction) = (call.reached, call.satisfaction);
+        let note = text_field("note", &call.note, 0, dadong_appeals::NOTE_CHARS_MAX)?;
         if let Some(s) = satisfaction
             && !(1..=5).contains(&s)
         {
@@ -1740,20 +1742,6 @@ async fn write_state(conn: &mut AnyConnection, id: i64, before: &AppealItem, nex
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_decimal_rounds_half_away_from_zero() {
-        assert_eq!(one_decimal(2, 3).as_deref(), Some("0.7"));
-        assert_eq!(one_decimal(1, 8).as_deref(), Some("0.1"));
-        assert_eq!(one_decimal(3, 8).as_deref(), Some("0.4"));
-        assert_eq!(one_decimal(9, 2).as_deref(), Some("4.5"));
-        assert_eq!(one_decimal(1, 0), None);
-    }
-}
-
 /// A report's period, January of `through`'s year to the end of `through`, as milliseconds
 /// `[from, to)` on Asia/Shanghai days.
 pub fn report_period_ms(through: Period) -> (i64, i64) {
@@ -1767,4 +1755,18 @@ fn start_of_day_ms(d: Date) -> i64 {
     d.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
         .map(|z| z.timestamp().as_millisecond())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_decimal_rounds_half_away_from_zero() {
+        assert_eq!(one_decimal(2, 3).as_deref(), Some("0.7"));
+        assert_eq!(one_decimal(1, 8).as_deref(), Some("0.1"));
+        assert_eq!(one_decimal(3, 8).as_deref(), Some("0.4"));
+        assert_eq!(one_decimal(9, 2).as_deref(), Some("4.5"));
+        assert_eq!(one_decimal(1, 0), None);
+    }
 }

@@ -607,20 +607,28 @@ async fn the_report_counts_records_dated_in_the_period_and_overdue_at_its_end(ba
     assert_eq!(f.on_time_pct.as_deref(), Some("0.0"));
 }
 
+fn call(reached: bool, satisfaction: Option<u8>, note: &str) -> dadong_store::appeals::FollowUpCall {
+    dadong_store::appeals::FollowUpCall {
+        reached,
+        satisfaction,
+        note: note.into(),
+    }
+}
+
 async fn a_follow_up_call_is_recorded_once_for_a_closed_appeal_only(backend: Backend) {
     let Some(w) = world(backend, "follow-up call").await else { return };
     let t = at(monday(), 10);
     let open = raise(&w, &w.agent, &w.a, Category::Labour, "社保", t).await;
     let err = w
         .store
-        .record_follow_up(&actor(&w.leader), &w.leader, open, true, Some(5), "", t)
+        .record_follow_up(&actor(&w.leader), &w.leader, open, &call(true, Some(5), ""), t)
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "the appeal is routed: only a closed appeal gets a follow-up call");
     let closed = closed_appeal(&w, t).await;
     let err = w
         .store
-        .record_follow_up(&actor(&w.agent), &w.agent, closed, true, Some(5), "", t)
+        .record_follow_up(&actor(&w.agent), &w.agent, closed, &call(true, Some(5), ""), t)
         .await
         .unwrap_err();
     assert!(
@@ -629,17 +637,17 @@ async fn a_follow_up_call_is_recorded_once_for_a_closed_appeal_only(backend: Bac
     );
     let err = w
         .store
-        .record_follow_up(&actor(&w.land_clerk), &w.land_clerk, closed, true, Some(5), "", t)
+        .record_follow_up(&actor(&w.land_clerk), &w.land_clerk, closed, &call(true, Some(5), ""), t)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "another department's clerk does not see it: {err}");
     w.store
-        .record_follow_up(&actor(&w.hr_clerk), &w.hr_clerk, closed, true, Some(4), "问题已解决", t)
+        .record_follow_up(&actor(&w.hr_clerk), &w.hr_clerk, closed, &call(true, Some(4), "问题已解决"), t)
         .await
         .expect("the call");
     let err = w
         .store
-        .record_follow_up(&actor(&w.leader), &w.leader, closed, false, None, "", t)
+        .record_follow_up(&actor(&w.leader), &w.leader, closed, &call(false, None, ""), t)
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), format!("appeal {closed} already has its follow-up call"));

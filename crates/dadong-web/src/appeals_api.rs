@@ -157,7 +157,17 @@ pub async fn follow_up(
     let score = crate::appeals_web::follow_up_fields(b.reached, score.as_deref()).map_err(invalid)?;
     state
         .store
-        .record_follow_up(&actor_of(&p), &p.user, id, b.reached, score, &b.note, Timestamp::now())
+        .record_follow_up(
+            &actor_of(&p),
+            &p.user,
+            id,
+            &dadong_store::appeals::FollowUpCall {
+                reached: b.reached,
+                satisfaction: score,
+                note: b.note,
+            },
+            Timestamp::now(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -369,9 +369,11 @@ pub async fn follow_up(State(state): State<AppState>, Signed(p, lang): Signed, P
             &actor_of(&p),
             &p.user,
             id_n,
-            reached,
-            score,
-            form.note.as_deref().unwrap_or(""),
+            &dadong_store::appeals::FollowUpCall {
+                reached,
+                satisfaction: score,
+                note: form.note.unwrap_or_default(),
+            },
             Timestamp::now(),
         )
         .await
