@@ -217,14 +217,10 @@ pub async fn load(store: &Store, rng: &mut ChaCha8Rng, logins: &[(Role, User)], 
     let mut cadre_of = std::collections::HashMap::new();
     for (i, code) in backbone.iter().enumerate() {
         let leader = &people.leaders[i % people.leaders.len()];
-        // The demo cadre has the agent's company (assigned by the foundation) and the last
-        // seven; the first registered enterprises stay outside its scope, as the route tests
-        // expect of an enterprise the cadre is not assigned to.
-        let cadre = &people.cadres[if i == 0 || i + 7 >= backbone.len() {
-            0
-        } else {
-            1 + i % (people.cadres.len() - 1)
-        }];
+        // The demo cadre keeps the agent's company alone (assigned by the foundation), so that
+        // the economy's scope tests see exactly what they assign it; the other cadres share
+        // the registered backbone enterprises.
+        let cadre = &people.cadres[if i == 0 { 0 } else { 1 + i % (people.cadres.len() - 1) }];
         assignments.push((TargetKind::Enterprise, code.clone(), leader.id, Duty::Leader));
         assignments.push((TargetKind::Enterprise, code.clone(), cadre.id, Duty::Cadre));
         cadre_of.insert(code.clone(), cadre.id);

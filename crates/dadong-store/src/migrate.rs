@@ -94,6 +94,12 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
     Ok(())
 }
 
+/// How many migrations this binary carries (numbers may have gaps, so this is not the
+/// latest version).
+pub fn migration_count() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 /// The highest migration applied to the store.
 pub async fn current_version(store: &Store) -> Result<i64> {
     let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(store.pool()).await?;

@@ -583,6 +583,14 @@ fn table(enterprise: &str, project: &str) -> Vec<(Method, &'static str, &'static
             false,
         ),
         (
+            post.clone(),
+            "/api/v1/appeals/{id}/follow-up",
+            "/api/v1/appeals/999999999/follow-up",
+            Body::Json(r#"{"reached":true,"score":5}"#),
+            Expect::Api(&[Clerk, Leader, Admin], 404),
+            false,
+        ),
+        (
             get.clone(),
             "/api/v1/dispatch/board",
             "/api/v1/dispatch/board",
