@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod appeals;
 mod economy;
 mod services;
 
@@ -66,6 +67,16 @@ enum Command {
         /// (default: http:// and the listening address).
         #[arg(long, env = "DADONG_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Seconds between escalation runs over overdue appeals (0: none in this process).
+        #[arg(long, default_value_t = appeals::ESCALATION_EVERY_S_DEFAULT, env = "DADONG_ESCALATE_EVERY_S")]
+        escalate_every_s: u64,
+    },
+    /// Escalate overdue appeals one step (department head, then responsible leader), and overdue
+    /// service steps to their department, as of --now (RFC 3339, default the present), as the
+    /// server does on its schedule.
+    Escalate {
+        #[arg(long)]
+        now: Option<String>,
     },
     /// Check an electronic certificate (PDF) issued by this platform: genuine, or altered or forged.
     Verify { file: PathBuf },
@@ -169,6 +180,22 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The dispatch board's latency on the demo district (loaded into an empty store first),
+    /// then full appeal lives per second with --appeals appeals stored. Use a database of its own.
+    Appeals {
+        /// Appeals to generate before the lives are timed.
+        #[arg(long, default_value_t = 1_000_000)]
+        appeals: i64,
+        /// Full appeal lives to time.
+        #[arg(long, default_value_t = 5_000)]
+        lives: u64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+        /// Print the figures as one line of JSON on standard output too.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -202,6 +229,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             seed,
             secure_cookies,
             public_url,
+            escalate_every_s,
         } => {
             let started = std::time::Instant::now();
             let store = cli.store.open().await?;
@@ -223,7 +251,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 ..Default::default()
             };
             // Overdue service steps are escalated to their department once a minute.
-            let escalation = {
+            let service_escalation = {
                 let store = store.clone();
                 tokio::spawn(async move {
                     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -238,13 +266,17 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 })
             };
             let state = dadong_web::AppState::new(store.clone(), config);
+            let escalation = (escalate_every_s > 0).then(|| appeals::spawn_escalation(store.clone(), std::time::Duration::from_secs(escalate_every_s)));
             eprintln!(
                 "dadong serving http://{addr} on {} (ready in {} ms)",
                 store.backend().name(),
                 started.elapsed().as_millis()
             );
             dadong_web::serve(listener, state, shutdown_signal()).await?;
-            escalation.abort();
+            service_escalation.abort();
+            if let Some(task) = escalation {
+                task.abort();
+            }
             store.close().await;
             Ok(ok)
         }
@@ -282,6 +314,21 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Verify { file } => {
             let store = cli.store.open().await?;
             services::verify_file(&store, &file).await
+        }
+        Command::Escalate { now } => {
+            let store = cli.store.open().await?;
+            appeals::escalate(&store, now.as_deref()).await?;
+            Ok(ok)
+        }
+        Command::Bench(BenchCommand::Appeals {
+            appeals: n,
+            lives,
+            workers,
+            json,
+        }) => {
+            let store = cli.store.open().await?;
+            appeals::bench(&store, n, lives, workers, json).await?;
+            Ok(ok)
         }
         Command::User(cmd) => {
             let store = cli.store.open().await?;

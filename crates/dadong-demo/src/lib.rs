@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod appeals;
 pub mod economy;
 pub mod services;
 
@@ -56,6 +57,7 @@ pub struct DemoSummary {
     pub logins: Vec<DemoLogin>,
     pub economy: economy::EconomySummary,
     pub services: services::ServicesSummary,
+    pub service: appeals::ServiceSummary,
 }
 
 /// A valid credit code of a company registered in Dadong, drawn from `rng`.
@@ -143,6 +145,7 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
     let people = people.into_iter().map(|(r, n, d, c)| (r, n, d, c, r.key())).chain(clerks);
     let mut logins = Vec::new();
     let mut applicants = Vec::new();
+    let mut users = Vec::new();
     for (role, name, department, company_code, username) in people {
         // Passwords are random, not from the seed: a demo left running must not have guessable ones.
         let password = random_token(12);
@@ -170,17 +173,28 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         }
         logins.push(DemoLogin {
             role,
-            username: user.username,
+            username: user.username.clone(),
             password,
         });
+        users.push((role, user));
     }
     let economy = economy::load(store, &mut rng, &economy::ARTICLE).await?;
     let services = services::load(store, &mut rng, &services::ARTICLE, &applicants, jiff::Timestamp::now()).await?;
+    // Issue 6: the enterprise service, on the clock of the moment the demo is built.
+    let started = std::time::Instant::now();
+    let service = appeals::load(store, &mut rng, &users, company.as_str(), jiff::Timestamp::now()).await?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        appeals = service.appeals,
+        visits = service.visits,
+        "demo enterprise service loaded"
+    );
     Ok(DemoSummary {
         seed,
         departments: DEPARTMENTS.len(),
         logins,
         economy,
         services,
+        service,
     })
 }

@@ -41,6 +41,17 @@ pub const TABLES: &[(&str, &str)] = &[
     ("ratings", "application_id, department_code"),
     ("rectifications", "id"),
     ("certificates", "id"),
+    // Issue 6: enterprise service and daily dispatch.
+    ("service_assignments", "id"),
+    ("visits", "id"),
+    ("appeal_rules", "category"),
+    ("appeals", "id"),
+    ("appeal_events", "id"),
+    ("follow_up_calls", "id"),
+    ("key_enterprises", "credit_code"),
+    ("monthly_plans", "credit_code, period, metric"),
+    ("daily_figures", "credit_code, day, metric"),
+    ("dispatch_tasks", "id"),
     ("login_attempts", "id"),
     ("audit_log", "seq"),
     ("audit_head", "id"),
@@ -57,6 +68,13 @@ const SERIAL_TABLES: &[&str] = &[
     "uploads",
     "notifications",
     "rectifications",
+    // Issue 6.
+    "service_assignments",
+    "visits",
+    "appeals",
+    "appeal_events",
+    "follow_up_calls",
+    "dispatch_tasks",
 ];
 
 const FORMAT: &str = "dadong-backup";

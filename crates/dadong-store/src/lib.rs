@@ -9,6 +9,9 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod appeals;
+pub mod appeals_bench;
+pub mod appeals_load;
 pub mod audit;
 pub mod backup;
 pub mod bench;

@@ -37,6 +37,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_services.sql"),
         postgres: include_str!("../migrations/postgres/0004_services.sql"),
     },
+    // Issue 6: enterprise service and daily dispatch.
+    Migration {
+        version: 5,
+        name: "appeals",
+        sqlite: include_str!("../migrations/sqlite/0005_appeals.sql"),
+        postgres: include_str!("../migrations/postgres/0005_appeals.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
@@ -91,6 +98,12 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
         tracing::info!(version = m.version, name = m.name, "applied migration");
     }
     Ok(())
+}
+
+/// How many migrations this binary carries (numbers may have gaps, so this is not the
+/// latest version).
+pub fn migration_count() -> i64 {
+    MIGRATIONS.len() as i64
 }
 
 /// The highest migration applied to the store.

@@ -387,5 +387,7 @@ pub async fn working_days(ApiQuery(q): ApiQuery<WorkingDaysParams>) -> Result<Js
 pub struct ApiDoc;
 
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::appeals_api::AppealsDoc::openapi());
+    Json(doc)
 }

@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod appeals_api;
+pub mod appeals_web;
 pub mod auth;
 pub mod economy;
 pub mod economy_api;
@@ -192,6 +194,29 @@ pub fn routes() -> Vec<RouteSpec> {
             post(economy_api::import).layer(DefaultBodyLimit::max(economy::IMPORT_BODY_MAX_BYTES)),
         ),
         r(M::GET, "/api/openapi.json", Public, get(api::openapi)),
+        // Issue 6: enterprise service and daily dispatch.
+        r(M::GET, "/appeals", ViewAppeals, get(appeals_web::list)),
+        r(M::POST, "/appeals", RaiseAppeal, post(appeals_web::raise)),
+        r(M::GET, "/appeals/{id}", ViewAppeals, get(appeals_web::detail)),
+        r(M::POST, "/appeals/{id}/{step}", WorkAppeal, post(appeals_web::step)),
+        r(M::POST, "/appeals/{id}/follow-up", FollowUpAppeal, post(appeals_web::follow_up)),
+        r(M::GET, "/dispatch", ViewDispatch, get(appeals_web::dispatch)),
+        r(M::GET, "/service", Service, get(appeals_web::service)),
+        r(M::POST, "/service/visits", Service, post(appeals_web::record_visit)),
+        r(M::GET, "/service/figures", ViewBulletin, get(appeals_web::figures)),
+        r(M::GET, "/figures/daily", ReportFigures, get(appeals_web::daily_form)),
+        r(M::POST, "/figures/daily", ReportFigures, post(appeals_web::daily_submit)),
+        r(M::GET, "/api/v1/appeals", ViewAppeals, get(appeals_api::list)),
+        r(M::POST, "/api/v1/appeals", RaiseAppeal, post(appeals_api::raise)),
+        r(M::GET, "/api/v1/appeals/{id}", ViewAppeals, get(appeals_api::detail)),
+        r(M::POST, "/api/v1/appeals/{id}/{step}", WorkAppeal, post(appeals_api::step)),
+        r(M::POST, "/api/v1/appeals/{id}/follow-up", FollowUpAppeal, post(appeals_api::follow_up)),
+        r(M::GET, "/api/v1/dispatch/board", ViewDispatch, get(appeals_api::board)),
+        r(M::GET, "/api/v1/service/visits", Service, get(appeals_api::visits)),
+        r(M::POST, "/api/v1/service/visits", Service, post(appeals_api::record_visit)),
+        r(M::GET, "/api/v1/service/coverage", Service, get(appeals_api::coverage)),
+        r(M::GET, "/api/v1/service/figures", ViewBulletin, get(appeals_api::figures)),
+        r(M::POST, "/api/v1/figures/daily", ReportFigures, post(appeals_api::daily)),
     ]
 }
 

@@ -169,7 +169,7 @@ pub async fn home(State(state): State<AppState>, Signed(p, lang): Signed) -> Pag
     if matches!(role, Role::Admin | Role::Leader) {
         tiles.push(("/audit", "nav.audit", "tile.audit"));
     }
-    for (href, title, description, action) in ECONOMY_PAGES {
+    for (href, title, description, action) in ECONOMY_PAGES.iter().chain(crate::appeals_web::SERVICE_PAGES) {
         if action.allows(role) {
             tiles.push((*href, *title, *description));
         }
@@ -387,7 +387,7 @@ pub async fn audit(State(state): State<AppState>, Signed(p, lang): Signed, Query
 
 /// Reads a URL-encoded form. Text that is not UTF-8, raw or percent-encoded, is refused
 /// rather than patched with replacement characters, so nothing garbled is ever stored.
-async fn read_form<F: serde::de::DeserializeOwned>(req: Request) -> Result<F, String> {
+pub(crate) async fn read_form<F: serde::de::DeserializeOwned>(req: Request) -> Result<F, String> {
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -32,6 +32,22 @@ pub enum Action {
     ViewServiceFigures,
     /// The matter catalog and bundle definitions.
     ManageServices,
+    // Issue 6: enterprise service and daily dispatch.
+    /// Appeals within the user's scope: an agent its company's, a clerk its department's, a
+    /// cadre its assigned enterprises', leaders and admins all.
+    ViewAppeals,
+    /// Raising an appeal: an enterprise's agent, its assigned cadre, leaders and admins.
+    RaiseAppeal,
+    /// A step of an appeal's life; the store checks who may take which step.
+    WorkAppeal,
+    /// Recording the follow-up call (回访) of a closed appeal: the department and the leadership.
+    FollowUpAppeal,
+    /// The dispatch board.
+    ViewDispatch,
+    /// Assignments, visits and monthly coverage (包保走访).
+    Service,
+    /// Key enterprises' daily figures.
+    ReportFigures,
 }
 
 impl Action {
@@ -50,6 +66,13 @@ impl Action {
             Action::WorkServices => role == Clerk,
             Action::ViewServiceFigures => matches!(role, Analyst | Leader | Admin),
             Action::ManageServices => role == Admin,
+            Action::ViewAppeals => matches!(role, Enterprise | Clerk | Cadre | Leader | Admin),
+            Action::RaiseAppeal => matches!(role, Enterprise | Cadre | Leader | Admin),
+            Action::WorkAppeal => matches!(role, Enterprise | Clerk | Leader | Admin),
+            Action::FollowUpAppeal => matches!(role, Clerk | Leader | Admin),
+            Action::ViewDispatch => matches!(role, Leader | Admin),
+            Action::Service => matches!(role, Cadre | Leader | Admin),
+            Action::ReportFigures => matches!(role, Enterprise | Cadre | Analyst | Admin),
         }
     }
 }

@@ -57,7 +57,7 @@ pub fn nav_items(role: Role) -> Vec<(&'static str, &'static str)> {
         items.push(("/audit", "nav.audit"));
     }
     // The economy's pages, for the roles the policy table lets through.
-    for (href, key, _, action) in ECONOMY_PAGES {
+    for (href, key, _, action) in ECONOMY_PAGES.iter().chain(crate::appeals_web::SERVICE_PAGES) {
         if action.allows(role) {
             items.push((*href, *key));
         }

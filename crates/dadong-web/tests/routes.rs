@@ -167,6 +167,14 @@ const BULLETIN: &[Role] = &[Analyst, Leader, Admin];
 const IMPORTERS: &[Role] = &[Analyst, Admin];
 const ENTERPRISE_VIEWERS: &[Role] = &[Analyst, Leader, Admin, Cadre, Enterprise];
 const PROJECT_VIEWERS: &[Role] = &[Analyst, Leader, Admin, Cadre];
+// Issue 6: enterprise service and daily dispatch.
+const APPEAL_VIEWERS: &[Role] = &[Enterprise, Clerk, Cadre, Leader, Admin];
+const APPEAL_RAISERS: &[Role] = &[Enterprise, Cadre, Leader, Admin];
+const APPEAL_WORKERS: &[Role] = &[Enterprise, Clerk, Leader, Admin];
+const DISPATCHERS: &[Role] = &[Leader, Admin];
+const SERVICE: &[Role] = &[Cadre, Leader, Admin];
+const FIGURE_REPORTERS: &[Role] = &[Enterprise, Cadre, Analyst, Admin];
+
 /// A registered enterprise that the demo's cadre is not assigned to and that is not the
 /// demo agent's company: the district sees it, the cadre and the agent get a 404.
 const OUT_OF_SCOPE: &[(Role, u16)] = &[(Analyst, 200), (Leader, 200), (Admin, 200), (Cadre, 404), (Enterprise, 404)];
@@ -607,6 +615,180 @@ fn table(enterprise: &str, project: &str, application: i64) -> Vec<(Method, &'st
             false,
         ),
         (get.clone(), "/api/openapi.json", "/api/openapi.json", Body::None, Expect::All(200), false),
+        // Issue 6. Refused inputs change nothing; an appeal that does not exist is a 404 for
+        // everyone allowed to ask.
+        (get.clone(), "/appeals", "/appeals", Body::None, Expect::Page(APPEAL_VIEWERS, 200), false),
+        (
+            get.clone(),
+            "/appeals",
+            "/appeals?status=closed&overdue=1",
+            Body::None,
+            Expect::Page(APPEAL_VIEWERS, 200),
+            false,
+        ),
+        (
+            post.clone(),
+            "/appeals",
+            "/appeals",
+            Body::Form("category=labour&title="),
+            Expect::Page(APPEAL_RAISERS, 422),
+            false,
+        ),
+        (
+            get.clone(),
+            "/appeals/{id}",
+            "/appeals/999999999",
+            Body::None,
+            Expect::Page(APPEAL_VIEWERS, 404),
+            false,
+        ),
+        (
+            post.clone(),
+            "/appeals/{id}/{step}",
+            "/appeals/999999999/accept",
+            Body::Form(""),
+            Expect::Page(APPEAL_WORKERS, 404),
+            false,
+        ),
+        (
+            post.clone(),
+            "/appeals/{id}/follow-up",
+            "/appeals/999999999/follow-up",
+            Body::Form("reached=1&score=5"),
+            Expect::Page(&[Clerk, Leader, Admin], 404),
+            false,
+        ),
+        (get.clone(), "/dispatch", "/dispatch", Body::None, Expect::Page(DISPATCHERS, 200), false),
+        (get.clone(), "/service", "/service", Body::None, Expect::Page(SERVICE, 200), false),
+        (get.clone(), "/service", "/service?month=2026-13", Body::None, Expect::Page(SERVICE, 422), false),
+        (
+            post.clone(),
+            "/service/visits",
+            "/service/visits",
+            Body::Form("target=enterprise:bad"),
+            Expect::Page(SERVICE, 422),
+            false,
+        ),
+        (
+            get.clone(),
+            "/service/figures",
+            "/service/figures",
+            Body::None,
+            Expect::Page(BULLETIN, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/service/figures",
+            "/service/figures?through=2022-08",
+            Body::None,
+            Expect::Page(BULLETIN, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/figures/daily",
+            "/figures/daily",
+            Body::None,
+            Expect::Page(FIGURE_REPORTERS, 200),
+            false,
+        ),
+        (
+            post.clone(),
+            "/figures/daily",
+            "/figures/daily",
+            Body::Form("date=2020-01-01&output=-1"),
+            Expect::Page(FIGURE_REPORTERS, 422),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/appeals",
+            "/api/v1/appeals",
+            Body::None,
+            Expect::Api(APPEAL_VIEWERS, 200),
+            false,
+        ),
+        (
+            post.clone(),
+            "/api/v1/appeals",
+            "/api/v1/appeals",
+            Body::Json(r#"{"category":"labour","title":""}"#),
+            Expect::Api(APPEAL_RAISERS, 422),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/appeals/{id}",
+            "/api/v1/appeals/999999999",
+            Body::None,
+            Expect::Api(APPEAL_VIEWERS, 404),
+            false,
+        ),
+        (
+            post.clone(),
+            "/api/v1/appeals/{id}/{step}",
+            "/api/v1/appeals/999999999/accept",
+            Body::Json("{}"),
+            Expect::Api(APPEAL_WORKERS, 404),
+            false,
+        ),
+        (
+            post.clone(),
+            "/api/v1/appeals/{id}/follow-up",
+            "/api/v1/appeals/999999999/follow-up",
+            Body::Json(r#"{"reached":true,"score":5}"#),
+            Expect::Api(&[Clerk, Leader, Admin], 404),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/dispatch/board",
+            "/api/v1/dispatch/board",
+            Body::None,
+            Expect::Api(DISPATCHERS, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/service/visits",
+            "/api/v1/service/visits",
+            Body::None,
+            Expect::Api(SERVICE, 200),
+            false,
+        ),
+        (
+            post.clone(),
+            "/api/v1/service/visits",
+            "/api/v1/service/visits",
+            Body::Json(r#"{"target":"x","visit_date":"","people_met":"","findings":""}"#),
+            Expect::Api(SERVICE, 422),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/service/coverage",
+            "/api/v1/service/coverage",
+            Body::None,
+            Expect::Api(SERVICE, 200),
+            false,
+        ),
+        (
+            get.clone(),
+            "/api/v1/service/figures",
+            "/api/v1/service/figures",
+            Body::None,
+            Expect::Api(BULLETIN, 200),
+            false,
+        ),
+        (
+            post.clone(),
+            "/api/v1/figures/daily",
+            "/api/v1/figures/daily",
+            Body::Json(r#"{"date":"2020-01-01","output":"-1"}"#),
+            Expect::Api(FIGURE_REPORTERS, 422),
+            false,
+        ),
         (get.clone(), "/healthz", "/healthz", Body::None, Expect::All(200), false),
         (get.clone(), "/metrics", "/metrics", Body::None, Expect::All(200), false),
         (get.clone(), "/static/{file}", "/static/app.css", Body::None, Expect::All(200), false),

@@ -1,0 +1,216 @@
+//! One appeal's whole life in headless Chromium against the real server, on SQLite and on
+//! PostgreSQL: the enterprise's agent raises it and it is routed to the labour department by
+//! the rules; the department's clerk accepts and replies; the clock moves past the deadline
+//! with `dadong escalate --now` (the real binary, run as an operator would) and the appeal
+//! escalates to the department head and then to the responsible leader, who sees it on the
+//! dispatch board; the clerk resolves it; the agent confirms and rates it.
+
+use dadong_appeals::{Category, RoutingRule};
+use dadong_store::appeals::{Duty, TargetKind};
+use dadong_store::{Actor, NewUser, Store};
+use dadong_testkit::browser::Browser;
+use dadong_testkit::{Backend, TestApp, TestDb, on_both_backends};
+use fantoccini::{Client, Locator};
+
+const PASSWORD: &str = "correct horse battery";
+const COMPANY: &str = "91350100M000100Y43";
+
+async fn people(store: &Store) {
+    let op = Actor::Cli("browser-test".into());
+    store
+        .create_department(&op, "hrss", "人力资源和社会保障局", "Human Resources Bureau")
+        .await
+        .unwrap();
+    store.set_routing_rule(&op, &RoutingRule::new(Category::Labour, "hrss")).await.unwrap();
+    let mk = |username: &str, name: &str, role: &str, dept: Option<&str>, company: Option<&str>| NewUser {
+        username: username.into(),
+        display_name: name.into(),
+        password: PASSWORD.into(),
+        role: role.into(),
+        department_code: dept.map(str::to_string),
+        company_code: company.map(str::to_string),
+        ..NewUser::default()
+    };
+    store.create_user(&op, mk("agent", "赵建国", "enterprise", None, Some(COMPANY))).await.unwrap();
+    store.create_user(&op, mk("clerk", "周文静", "clerk", Some("hrss"), None)).await.unwrap();
+    let leader = store.create_user(&op, mk("leader", "王明远", "leader", None, None)).await.unwrap();
+    store.assign(&op, TargetKind::Enterprise, COMPANY, leader.id, Duty::Leader).await.unwrap();
+}
+
+async fn sign_in(client: &Client, app: &TestApp, username: &str) {
+    client.goto(&app.url("/login")).await.expect("open /login");
+    client.find(Locator::Css("#username")).await.unwrap().send_keys(username).await.unwrap();
+    client.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    client.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#home"))
+        .await
+        .unwrap_or_else(|e| panic!("{username} signs in: {e}"));
+}
+
+async fn sign_out(client: &Client) {
+    client
+        .find(Locator::Css(r#"form[action="/logout"] button"#))
+        .await
+        .expect("logout button")
+        .click()
+        .await
+        .unwrap();
+    client.wait().for_element(Locator::Css("#login-submit")).await.expect("back at the login page");
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The appeal page's status once it reads `status`.
+async fn wait_status(client: &Client, status: &str) {
+    client
+        .wait()
+        .for_element(Locator::Css(&format!(r#"#appeal[data-status="{status}"]"#)))
+        .await
+        .unwrap_or_else(|e| panic!("the appeal reaches {status}: {e}"));
+}
+
+/// `dadong escalate --now TIME` against the test's database, as an operator runs it.
+async fn escalate(db: &TestDb, now: &str) -> String {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_dadong"));
+    for var in ["DADONG_DATA", "DADONG_DATABASE_URL", "DADONG_PII_KEY"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("DADONG_LOG", "warn").arg("--data").arg(&db.config.data_dir);
+    if let Some(url) = db.database_url() {
+        cmd.arg("--database-url").arg(url);
+    }
+    let out = cmd.args(["escalate", "--now", now]).output().await.expect("run dadong escalate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
+    let test = "an_appeal_lives_from_raised_to_rated_in_the_browser";
+    let Some(app) = TestApp::spawn(backend, test).await else { return };
+    people(&app.store).await;
+    let Some(browser) = Browser::start(test).await else { return };
+    let client = &browser.client;
+
+    // The enterprise raises it; the labour rule routes it at once.
+    sign_in(client, &app, "agent").await;
+    client.goto(&app.url("/appeals")).await.unwrap();
+    client.find(Locator::Css("#category")).await.unwrap().select_by_value("labour").await.unwrap();
+    client
+        .find(Locator::Css("#title"))
+        .await
+        .unwrap()
+        .send_keys("招工难，急需焊工30名")
+        .await
+        .unwrap();
+    client.find(Locator::Css("#body")).await.unwrap().send_keys("新订单需要扩产").await.unwrap();
+    click(client, "#raise-submit").await;
+    wait_status(client, "routed").await;
+    assert_eq!(text(client, "#department").await, "人力资源和社会保障局");
+    let url = client.current_url().await.unwrap();
+    let appeal_path = url.path().to_string();
+    let id: i64 = appeal_path.rsplit('/').next().unwrap().parse().expect("the appeal's id in its address");
+    sign_out(client).await;
+
+    // The department's clerk finds it in the queue, accepts it and replies.
+    sign_in(client, &app, "clerk").await;
+    client.goto(&app.url("/appeals")).await.unwrap();
+    click(client, &format!(r#"#appeals tr[data-id="{id}"] a"#)).await;
+    click(client, "#accept").await;
+    wait_status(client, "accepted").await;
+    client
+        .find(Locator::Css("#reply-note"))
+        .await
+        .unwrap()
+        .send_keys("已对接人才市场，下周举办专场招聘")
+        .await
+        .unwrap();
+    click(client, "#reply").await;
+    wait_status(client, "replied").await;
+    sign_out(client).await;
+
+    // The clock moves: 30 days on, past the resolve deadline (15 working days), the appeal
+    // goes to the department head; 40 days on, to the responsible leader.
+    let later = |days: i64| {
+        (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * days))
+            .in_tz("Asia/Shanghai")
+            .unwrap()
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+    };
+    let out = escalate(&app.db, &later(30)).await;
+    assert!(out.starts_with("escalated 1 appeal(s) to their department head and 0"), "{out}");
+    let out = escalate(&app.db, &later(40)).await;
+    assert!(
+        out.starts_with("escalated 0 appeal(s) to their department head and 1 to the responsible leader"),
+        "{out}"
+    );
+
+    // The leader sees it among the escalated appeals on the dispatch board.
+    sign_in(client, &app, "leader").await;
+    client.goto(&app.url("/dispatch")).await.unwrap();
+    let escalated = text(client, "#escalated").await;
+    assert!(escalated.contains("招工难") && escalated.contains("已督办至包保领导"), "{escalated}");
+    assert!(
+        client.find(Locator::Css(r#"#board[hx-trigger^="every"]"#)).await.is_ok(),
+        "the board refreshes itself"
+    );
+    sign_out(client).await;
+
+    // The department resolves it.
+    sign_in(client, &app, "clerk").await;
+    client.goto(&app.url(&appeal_path)).await.unwrap();
+    assert!(text(client, "#escalation").await.contains("包保领导"));
+    client
+        .find(Locator::Css("#resolve-note"))
+        .await
+        .unwrap()
+        .send_keys("专场招聘会录用焊工32名")
+        .await
+        .unwrap();
+    click(client, "#resolve").await;
+    wait_status(client, "resolved").await;
+    sign_out(client).await;
+
+    // The enterprise confirms and rates it.
+    sign_in(client, &app, "agent").await;
+    client.goto(&app.url(&appeal_path)).await.unwrap();
+    client.find(Locator::Css("#score")).await.unwrap().select_by_value("4").await.unwrap();
+    click(client, "#confirm").await;
+    wait_status(client, "closed").await;
+    assert_eq!(text(client, "#satisfaction").await, "4 / 5");
+    let history = text(client, "#events").await;
+    for step in ["提出", "分派", "受理", "答复", "督办", "办结", "企业确认"] {
+        assert!(history.contains(step), "the history shows {step}: {history}");
+    }
+    // What the browser did is what the store holds, and every step is in the audit chain.
+    let leader = app.store.user_by_name("leader").await.unwrap().unwrap();
+    let d = app.store.appeal(&leader, id, jiff::Timestamp::now()).await.unwrap().unwrap();
+    let kinds: Vec<&str> = d.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["raise", "route", "accept", "reply", "escalate", "escalate", "resolve", "confirm"]);
+    assert_eq!(d.appeal.satisfaction, Some(4));
+    assert!(app.store.verify_audit().await.unwrap().first_break.is_none());
+    browser.client.clone().close().await.expect("close the browser session");
+}
+
+on_both_backends!(an_appeal_lives_from_raised_to_rated_in_the_browser);
