@@ -32,12 +32,37 @@ pub const TABLES: &[(&str, &str)] = &[
     ("project_stages", "id"),
     ("imports", "id"),
     ("login_attempts", "id"),
+    // Vouchers (issue 5).
+    ("voucher_keys", "id"),
+    ("voucher_campaigns", "id"),
+    ("voucher_kinds", "id"),
+    ("voucher_merchants", "id"),
+    ("voucher_merchant_categories", "merchant_id, category"),
+    ("voucher_settlements", "id"),
+    ("vouchers", "id"),
+    ("voucher_redemptions", "id"),
+    ("voucher_ledger", "campaign_id, seq"),
+    ("voucher_registrations", "campaign_id, citizen_id, kind_id"),
+    ("voucher_fraud_flags", "flag_key"),
     ("audit_log", "seq"),
     ("audit_head", "id"),
 ];
 
 /// Tables whose `id` comes from a sequence that PostgreSQL must be told about after a restore.
-const SERIAL_TABLES: &[&str] = &["departments", "users", "login_attempts", "project_stages", "imports"];
+const SERIAL_TABLES: &[&str] = &[
+    "departments",
+    "users",
+    "login_attempts",
+    "project_stages",
+    "imports",
+    // Vouchers (issue 5).
+    "voucher_campaigns",
+    "voucher_kinds",
+    "voucher_merchants",
+    "voucher_settlements",
+    "vouchers",
+    "voucher_redemptions",
+];
 
 const FORMAT: &str = "dadong-backup";
 

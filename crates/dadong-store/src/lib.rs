@@ -17,6 +17,8 @@ pub mod economy_import;
 pub mod economy_queries;
 pub mod migrate;
 pub mod sessions;
+pub mod voucher_engine;
+pub mod vouchers;
 
 use dadong_domain::crypto::{PiiCipher, PiiKey};
 use sqlx::AnyConnection;

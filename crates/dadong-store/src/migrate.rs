@@ -31,6 +31,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_indicator_rollups.sql"),
         postgres: include_str!("../migrations/postgres/0003_indicator_rollups.sql"),
     },
+    Migration {
+        version: 6,
+        name: "vouchers",
+        sqlite: include_str!("../migrations/sqlite/0006_vouchers.sql"),
+        postgres: include_str!("../migrations/postgres/0006_vouchers.sql"),
+    },
 ];
 
 /// The schema version this binary expects.
