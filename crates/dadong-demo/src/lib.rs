@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod economy;
+pub mod vouchers;
 
 use dadong_domain::crypto::random_token;
 use dadong_domain::{CreditCode, ResidentId, Role};
@@ -54,6 +55,7 @@ pub struct DemoSummary {
     pub departments: usize,
     pub logins: Vec<DemoLogin>,
     pub economy: economy::EconomySummary,
+    pub vouchers: vouchers::VoucherSummary,
 }
 
 /// A valid credit code of a company registered in Dadong, drawn from `rng`.
@@ -127,6 +129,7 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         (Role::Admin, "陈思源", Some("business_env"), None),
     ];
     let mut logins = Vec::new();
+    let mut merchant_user = 0;
     for (role, name, department, company_code) in people {
         // Passwords are random, not from the seed: a demo left running must not have guessable ones.
         let password = random_token(12);
@@ -149,6 +152,9 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         if role == Role::Cadre {
             store.assign_company(&actor, user.id, company.as_str()).await?;
         }
+        if role == Role::Merchant {
+            merchant_user = user.id;
+        }
         logins.push(DemoLogin {
             role,
             username: user.username,
@@ -156,10 +162,12 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         });
     }
     let economy = economy::load(store, &mut rng, &economy::ARTICLE).await?;
+    let vouchers = vouchers::load(store, &actor, merchant_user, shop.as_str(), dadong_store::now_ms()).await?;
     Ok(DemoSummary {
         seed,
         departments: DEPARTMENTS.len(),
         logins,
         economy,
+        vouchers,
     })
 }

@@ -1174,3 +1174,256 @@ impl Store {
         Ok(report)
     }
 }
+
+impl Store {
+    /// For `dadong bench vouchers` only: `n` citizen accounts that cannot sign in (their
+    /// password hash is not a hash) with an open session each, written in bulk. Returns
+    /// (user id, session token, CSRF token) per citizen. Use a database of its own.
+    pub async fn bench_citizen_sessions(&self, n: usize, now_ms: i64) -> Result<Vec<(i64, String, String)>> {
+        let prefix = dadong_domain::crypto::random_token(6).to_ascii_lowercase().replace(['-', '_'], "x");
+        let mut out = Vec::with_capacity(n);
+        let mut tx = self.begin_write().await?;
+        let indices: Vec<usize> = (0..n).collect();
+        for chunk in indices.chunks(1000) {
+            let mut sql = String::from("INSERT INTO users (username, display_name, password_hash, role, created_at, updated_at) VALUES ");
+            for (j, i) in chunk.iter().enumerate() {
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("('bench-{prefix}-{i}', 'bench citizen {i}', '!bench', 'citizen', {now_ms}, {now_ms})"));
+            }
+            sql.push_str(" RETURNING id");
+            let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(&mut *tx).await?;
+            let mut sql = String::from("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ");
+            let mut rows = Vec::with_capacity(ids.len());
+            for (j, id) in ids.iter().enumerate() {
+                let token = dadong_domain::crypto::random_token(32);
+                let csrf = dadong_domain::crypto::random_token(32);
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "({}, {id}, {}, {now_ms}, {})",
+                    format_args!("${}", j * 2 + 1),
+                    format_args!("${}", j * 2 + 2),
+                    now_ms + crate::sessions::SESSION_TTL_MS
+                ));
+                rows.push((*id, token, csrf));
+            }
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (_, token, csrf) in &rows {
+                q = q.bind(dadong_domain::crypto::sha256_hex(token.as_bytes())).bind(csrf.clone());
+            }
+            q.execute(&mut *tx).await?;
+            out.extend(rows);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// The one-transaction-per-claim design most systems use, for the bench's baseline: a
+    /// conditional stock update and an insert under the unique keys, committed per claim.
+    /// It keeps the per-person limit through the (campaign, citizen, slot) key: the slot is
+    /// the citizen's count plus one, and a duplicate slot rolls the claim back.
+    pub async fn claim_one_baseline(&self, campaign_id: i64, kind_id: i64, citizen_id: i64, key: &str, now_ms: i64) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let taken = sqlx::query("UPDATE voucher_kinds SET stock_remaining = stock_remaining - 1 WHERE id = $1 AND stock_remaining > 0")
+            .bind(kind_id)
+            .execute(&mut *tx)
+            .await?;
+        if taken.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vouchers WHERE campaign_id = $1 AND citizen_id = $2")
+            .bind(campaign_id)
+            .bind(citizen_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO vouchers (campaign_id, status, claimed_at, kind_id, citizen_id, slot, idem_key, discount_fen, device) \
+             SELECT $1, 'claimed', $2, id, $3, $4, $5, discount_fen, '' FROM voucher_kinds WHERE id = $6 ON CONFLICT DO NOTHING",
+        )
+        .bind(campaign_id)
+        .bind(now_ms)
+        .bind(citizen_id)
+        .bind(held + 1)
+        .bind(key)
+        .bind(kind_id)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() != 1 {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// Subsidy paid and consumption driven by one group (a season, a category or a merchant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FigureRow {
+    pub key: String,
+    pub name: String,
+    pub vouchers: i64,
+    pub subsidy_fen: i64,
+    pub consumption_fen: i64,
+}
+
+/// The vouchers' figures: spent vouchers (redeemed or settled) only, from the raw rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VoucherFigures {
+    pub seasons: i64,
+    pub claimed: i64,
+    pub redeemed: i64,
+    pub subsidy_fen: i64,
+    pub consumption_fen: i64,
+    pub by_season: Vec<FigureRow>,
+    pub by_category: Vec<FigureRow>,
+    pub by_merchant: Vec<FigureRow>,
+}
+
+impl Store {
+    /// Subsidies paid (discounts of spent vouchers), consumption driven (their purchase
+    /// amounts), by season, category and merchant, for campaigns whose claim window opened
+    /// in [`from_ms`, `to_ms`).
+    pub async fn voucher_figures(&self, from_ms: i64, to_ms: i64) -> Result<VoucherFigures> {
+        let spent = "v.status IN ('redeemed', 'settled')";
+        let group = |key: &str, name: &str, join: &str, group: &str| {
+            format!(
+                "SELECT {key}, {name}, COUNT(*), CAST(SUM(v.discount_fen) AS BIGINT), CAST(SUM(v.purchase_fen) AS BIGINT) FROM vouchers v \
+                 JOIN voucher_campaigns c ON c.id = v.campaign_id {join} WHERE {spent} AND c.claim_start >= $1 AND c.claim_start < $2 GROUP BY {group} ORDER BY 4 DESC, 1"
+            )
+        };
+        let rows = |sql: String| async move {
+            let rows = sqlx::query(AssertSqlSafe(sql)).bind(from_ms).bind(to_ms).fetch_all(self.pool()).await?;
+            rows.into_iter()
+                .map(|r| {
+                    let key: String = match r.try_get::<i64, _>(0) {
+                        Ok(i) => i.to_string(),
+                        Err(_) => r.try_get(0)?,
+                    };
+                    Ok(FigureRow {
+                        key,
+                        name: r.try_get(1)?,
+                        vouchers: r.try_get(2)?,
+                        subsidy_fen: r.try_get(3)?,
+                        consumption_fen: r.try_get(4)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        };
+        let by_season = rows(group("c.id", "c.name", "", "c.id, c.name")).await?;
+        let by_category = rows(group("k.category", "k.category", "JOIN voucher_kinds k ON k.id = v.kind_id", "k.category")).await?;
+        let by_merchant = rows(group("m.id", "m.name", "JOIN voucher_merchants m ON m.id = v.redeemed_by", "m.id, m.name")).await?;
+        let seasons: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM voucher_campaigns WHERE claim_start >= $1 AND claim_start < $2")
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_one(self.pool())
+            .await?;
+        let claimed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM vouchers v JOIN voucher_campaigns c ON c.id = v.campaign_id WHERE c.claim_start >= $1 AND c.claim_start < $2",
+        )
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(VoucherFigures {
+            seasons,
+            claimed,
+            redeemed: by_season.iter().map(|r| r.vouchers).sum(),
+            subsidy_fen: by_season.iter().map(|r| r.subsidy_fen).sum(),
+            consumption_fen: by_season.iter().map(|r| r.consumption_fen).sum(),
+            by_season,
+            by_category,
+            by_merchant,
+        })
+    }
+
+    /// Runs the fraud rules over every claim and redemption and stores new flags (a flag
+    /// already raised keeps its review). Returns the flags raised now.
+    pub async fn raise_fraud_flags(&self, now_ms: i64) -> Result<Vec<dadong_vouchers::fraud::FraudFlag>> {
+        use dadong_vouchers::fraud::{ClaimSeen, RedemptionSeen, flags};
+        let claims = sqlx::query("SELECT citizen_id, device FROM vouchers WHERE device <> ''")
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(ClaimSeen {
+                    citizen_id: r.try_get(0)?,
+                    device: r.try_get(1)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let redemptions = sqlx::query("SELECT v.redeemed_by, v.citizen_id, v.purchase_fen, k.threshold_fen FROM vouchers v JOIN voucher_kinds k ON k.id = v.kind_id WHERE v.status IN ('redeemed', 'settled')")
+            .fetch_all(self.pool())
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(RedemptionSeen {
+                    merchant_id: r.try_get(0)?,
+                    citizen_id: r.try_get(1)?,
+                    purchase_fen: r.try_get(2)?,
+                    threshold_fen: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let mut raised = Vec::new();
+        let mut tx = self.begin_write().await?;
+        for f in flags(&claims, &redemptions) {
+            let detail = serde_json::to_string(&f).expect("serialisable");
+            let rule = detail.split('"').nth(3).unwrap_or("").to_string();
+            let done = sqlx::query("INSERT INTO voucher_fraud_flags (flag_key, rule, detail_json, status, raised_at) VALUES ($1, $2, $3, 'open', $4) ON CONFLICT (flag_key) DO NOTHING")
+                .bind(f.key())
+                .bind(rule)
+                .bind(&detail)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 1 {
+                raised.push(f);
+            }
+        }
+        tx.commit().await?;
+        Ok(raised)
+    }
+
+    /// The stored flags: (key, rule, detail JSON, status), open ones first.
+    pub async fn fraud_flags(&self) -> Result<Vec<(String, String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT flag_key, rule, detail_json, status FROM voucher_fraud_flags ORDER BY CASE status WHEN 'open' THEN 0 ELSE 1 END, raised_at DESC LIMIT 500",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// A reviewer's decision on a flag: cleared (nothing wrong) or confirmed.
+    pub async fn review_fraud_flag(&self, actor: &audit::Actor, key: &str, confirmed: bool, now_ms: i64) -> Result<()> {
+        let status = if confirmed { "confirmed" } else { "cleared" };
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE voucher_fraud_flags SET status = $1, reviewed_at = $2 WHERE flag_key = $3")
+            .bind(status)
+            .bind(now_ms)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::NotFound(format!("fraud flag '{key}'")));
+        }
+        audit::append(
+            &mut tx,
+            self.backend(),
+            actor,
+            "voucher.fraud.review",
+            &format!("voucher_fraud_flag:{key}"),
+            None,
+            Some(&json!({"status": status})),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

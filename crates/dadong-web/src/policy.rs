@@ -24,6 +24,19 @@ pub enum Action {
     ViewEnterprises,
     /// Major projects and their stages.
     ViewProjects,
+    // Vouchers (issue 5).
+    /// Seeing the voucher campaigns: every signed-in role.
+    ViewCampaigns,
+    /// Claiming vouchers and seeing one's wallet: citizens.
+    ClaimVoucher,
+    /// Applying as a merchant, scanning vouchers, one's history and settlements: merchants.
+    RedeemVoucher,
+    /// Campaigns, merchant approval, settlement runs, fraud review: admins.
+    ManageVouchers,
+    /// The vouchers' figures, settlements and ledger check: the leadership and admins
+    /// (figures also for the statistics office).
+    ViewVoucherFigures,
+    ViewVoucherLedger,
 }
 
 impl Action {
@@ -38,6 +51,12 @@ impl Action {
             Action::ImportEconomy => matches!(role, Analyst | Admin),
             Action::ViewEnterprises => matches!(role, Analyst | Leader | Admin | Cadre | Enterprise),
             Action::ViewProjects => matches!(role, Analyst | Leader | Admin | Cadre),
+            Action::ViewCampaigns => true,
+            Action::ClaimVoucher => role == Citizen,
+            Action::RedeemVoucher => role == Merchant,
+            Action::ManageVouchers => role == Admin,
+            Action::ViewVoucherFigures => matches!(role, Analyst | Leader | Admin),
+            Action::ViewVoucherLedger => matches!(role, Leader | Admin),
         }
     }
 }
