@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod economy;
+mod vouchers;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -95,6 +96,9 @@ enum Command {
     /// The audit chain.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The voucher ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Write the whole store to FILE (a consistent snapshot, also of a live store).
     Backup { file: PathBuf },
     /// Load a backup written by `dadong backup` into this store.
@@ -149,6 +153,29 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Voucher claims on one hot campaign: the engine in-process, over HTTP on loopback, and
+    /// one transaction per claim as the baseline. Use a database of its own.
+    Vouchers {
+        #[arg(long, default_value_t = 200_000)]
+        engine_claims: usize,
+        #[arg(long, default_value_t = 100_000)]
+        http_claims: usize,
+        #[arg(long, default_value_t = 1_000)]
+        connections: usize,
+        #[arg(long, default_value_t = 5_000)]
+        baseline_claims: usize,
+        /// Print the figures as one line of JSON on standard output too.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Vouchers (issue 5).
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Check every campaign's ledger (hash chain, double entry, balances against the
+    /// vouchers, stock, budget, per-person limit); exits 1 naming each break.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -235,6 +262,28 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let store = cli.store.open().await?;
             economy::bench_bulletin(&store, province, json).await?;
             Ok(ok)
+        }
+        Command::Bench(BenchCommand::Vouchers {
+            engine_claims,
+            http_claims,
+            connections,
+            baseline_claims,
+            json,
+        }) => {
+            let store = cli.store.open().await?;
+            let options = vouchers::BenchOptions {
+                engine_claims,
+                http_claims,
+                connections,
+                baseline_claims,
+                json,
+            };
+            vouchers::bench(&store, options).await?;
+            Ok(ok)
+        }
+        Command::Ledger(LedgerCommand::Verify) => {
+            let store = cli.store.open().await?;
+            vouchers::verify(&store).await
         }
         Command::User(cmd) => {
             let store = cli.store.open().await?;
