@@ -62,6 +62,12 @@ enum Command {
         /// Mark cookies Secure: set when users reach the site over HTTPS (e.g. behind a TLS proxy).
         #[arg(long, env = "DADONG_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// Voucher claims one account may make per minute (0: no limit).
+        #[arg(long, default_value_t = 10, env = "DADONG_CLAIMS_PER_ACCOUNT")]
+        claims_per_account: u32,
+        /// Voucher claims one client address may make per minute (0: no limit).
+        #[arg(long, default_value_t = 600, env = "DADONG_CLAIMS_PER_ADDRESS")]
+        claims_per_address: u32,
     },
     /// Create or update the schema (every command does this on an empty or older store).
     Migrate,
@@ -208,6 +214,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             demo,
             seed,
             secure_cookies,
+            claims_per_account,
+            claims_per_address,
         } => {
             let started = std::time::Instant::now();
             let store = cli.store.open().await?;
@@ -225,6 +233,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let addr = listener.local_addr()?;
             let config = dadong_web::WebConfig {
                 secure_cookies,
+                claims_per_account_max: claims_per_account,
+                claims_per_address_max: claims_per_address,
                 ..Default::default()
             };
             let state = dadong_web::AppState::new(store.clone(), config);

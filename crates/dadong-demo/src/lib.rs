@@ -130,6 +130,7 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
     ];
     let mut logins = Vec::new();
     let mut merchant_user = 0;
+    let mut citizen_user = 0;
     for (role, name, department, company_code) in people {
         // Passwords are random, not from the seed: a demo left running must not have guessable ones.
         let password = random_token(12);
@@ -155,6 +156,9 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         if role == Role::Merchant {
             merchant_user = user.id;
         }
+        if role == Role::Citizen {
+            citizen_user = user.id;
+        }
         logins.push(DemoLogin {
             role,
             username: user.username,
@@ -162,7 +166,7 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         });
     }
     let economy = economy::load(store, &mut rng, &economy::ARTICLE).await?;
-    let vouchers = vouchers::load(store, &actor, merchant_user, shop.as_str(), dadong_store::now_ms()).await?;
+    let vouchers = vouchers::load(store, &mut rng, &actor, merchant_user, shop.as_str(), citizen_user).await?;
     Ok(DemoSummary {
         seed,
         departments: DEPARTMENTS.len(),

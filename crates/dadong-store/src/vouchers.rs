@@ -480,11 +480,7 @@ impl Store {
         let mut citizens: Vec<i64> = claims.iter().map(|c| c.request.citizen_id).collect();
         citizens.sort_unstable();
         citizens.dedup();
-        let mut keys: Vec<&str> = claims.iter().map(|c| c.request.idempotency_key.as_str()).collect();
-        keys.sort_unstable();
-        keys.dedup();
         let mut holdings = Holdings::default();
-        let wanted: std::collections::HashSet<(i64, &str)> = claims.iter().map(|c| (c.request.citizen_id, c.request.idempotency_key.as_str())).collect();
         for chunk in citizens.chunks(500) {
             let sql = format!(
                 "SELECT citizen_id, COUNT(*) FROM vouchers WHERE campaign_id = $1 AND citizen_id IN ({}) GROUP BY citizen_id",
@@ -497,26 +493,31 @@ impl Store {
             for r in q.fetch_all(&mut *tx).await? {
                 holdings.held.insert(r.try_get(0)?, r.try_get(1)?);
             }
-            for keys in keys.chunks(500) {
-                let sql = format!(
-                    "SELECT citizen_id, id, kind_id, idem_key FROM vouchers WHERE campaign_id = $1 AND citizen_id IN ({}) AND idem_key IN ({})",
-                    placeholders(2, chunk.len()),
-                    placeholders(2 + chunk.len(), keys.len())
-                );
-                let mut q = sqlx::query(AssertSqlSafe(sql)).bind(campaign_id);
-                for c in chunk {
-                    q = q.bind(*c);
+        }
+        // Only a citizen who holds vouchers already can be retrying: look up the keys of
+        // those requests alone, by the unique key (campaign, citizen, key).
+        let mut retries: Vec<(i64, &str)> = claims
+            .iter()
+            .filter(|c| holdings.held.contains_key(&c.request.citizen_id))
+            .map(|c| (c.request.citizen_id, c.request.idempotency_key.as_str()))
+            .collect();
+        retries.sort_unstable();
+        retries.dedup();
+        for chunk in retries.chunks(300) {
+            let mut sql = String::from("SELECT citizen_id, id, kind_id, idem_key FROM vouchers WHERE campaign_id = $1 AND (");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(" OR ");
                 }
-                for k in keys {
-                    q = q.bind(k.to_string());
-                }
-                for r in q.fetch_all(&mut *tx).await? {
-                    let citizen: i64 = r.try_get(0)?;
-                    let key: String = r.try_get(3)?;
-                    if wanted.contains(&(citizen, key.as_str())) {
-                        holdings.keys.insert((citizen, key), (r.try_get(1)?, r.try_get(2)?));
-                    }
-                }
+                sql.push_str(&format!("(citizen_id = ${} AND idem_key = ${})", 2 + 2 * i, 3 + 2 * i));
+            }
+            sql.push(')');
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(campaign_id);
+            for (c, k) in chunk {
+                q = q.bind(*c).bind(k.to_string());
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                holdings.keys.insert((r.try_get(0)?, r.try_get(3)?), (r.try_get(1)?, r.try_get(2)?));
             }
         }
         let state = CampaignState {
@@ -1476,5 +1477,145 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         Ok(over_stock + over_limit)
+    }
+}
+
+/// One redemption of a batch recorded at the counter: voucher, merchant, purchase, time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterRedemption {
+    pub voucher_id: i64,
+    pub merchant_id: i64,
+    pub purchase_fen: i64,
+    pub at_ms: i64,
+}
+
+impl Store {
+    /// Records many redemptions of one campaign in one transaction, all or nothing, with the
+    /// same rules as [`Store::redeem`] except the token (the counter checked it when it
+    /// scanned): for batches from a counter that was offline, and for the demo. Ledger
+    /// entries are written per voucher kind with their count.
+    pub async fn redeem_many(&self, campaign_id: i64, items: &[CounterRedemption]) -> Result<usize, RedeemError> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let Some(locked) = lock_campaign(&mut tx, self.backend(), campaign_id).await? else {
+            return Err(RedeemError::Refused(RedeemRefusal::UnknownVoucher));
+        };
+        let mut facts: HashMap<i64, (VoucherFacts, i64, i64)> = HashMap::with_capacity(items.len());
+        let ids: Vec<i64> = items.iter().map(|i| i.voucher_id).collect();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT v.id, v.status, k.category, k.threshold_fen, v.discount_fen, v.kind_id FROM vouchers v JOIN voucher_kinds k ON k.id = v.kind_id WHERE v.campaign_id = $1 AND v.id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(campaign_id);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                let status: String = r.try_get(1)?;
+                let category: String = r.try_get(2)?;
+                facts.insert(
+                    r.try_get(0)?,
+                    (
+                        VoucherFacts {
+                            status: status_of(&status)?,
+                            category: Category::parse(&category).map_err(|e| StoreError::Conflict(e.to_string()))?,
+                            threshold_fen: r.try_get(3)?,
+                            valid_from_ms: locked.valid_from,
+                            valid_until_ms: locked.valid_until,
+                        },
+                        r.try_get(4)?,
+                        r.try_get(5)?,
+                    ),
+                );
+            }
+        }
+        let mut merchants: HashMap<i64, MerchantFacts> = HashMap::new();
+        let mut per_kind: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        for it in items {
+            if !merchants.contains_key(&it.merchant_id) {
+                let m = self.merchant_facts(&mut tx, it.merchant_id).await?;
+                merchants.insert(it.merchant_id, m);
+            }
+            let Some((f, discount, kind_id)) = facts.get(&it.voucher_id) else {
+                return Err(RedeemError::Refused(RedeemRefusal::UnknownVoucher));
+            };
+            if !seen.insert(it.voucher_id) {
+                return Err(RedeemError::Refused(RedeemRefusal::AlreadyRedeemed));
+            }
+            check_redemption(f, &merchants[&it.merchant_id], it.purchase_fen, it.at_ms).map_err(RedeemError::Refused)?;
+            let e = per_kind.entry(*kind_id).or_default();
+            e.0 += 1;
+            e.1 += discount;
+        }
+        for chunk in items.chunks(10_000) {
+            let done = match self.backend() {
+                // SQLite cannot index json_each, so the rows go into a temporary table keyed
+                // by voucher id first, and the update joins on that key.
+                Backend::Sqlite => {
+                    let payload =
+                        serde_json::Value::Array(chunk.iter().map(|i| json!([i.voucher_id, i.merchant_id, i.purchase_fen, i.at_ms])).collect()).to_string();
+                    sqlx::query(
+                        "CREATE TEMP TABLE IF NOT EXISTS redeem_batch (id INTEGER PRIMARY KEY, m INTEGER NOT NULL, p INTEGER NOT NULL, at INTEGER NOT NULL)",
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM redeem_batch").execute(&mut *tx).await?;
+                    sqlx::query("INSERT INTO redeem_batch (id, m, p, at) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]' FROM json_each($1)")
+                        .bind(payload)
+                        .execute(&mut *tx)
+                        .await?;
+                    let done = sqlx::query(
+                        "UPDATE vouchers SET status = 'redeemed', redeemed_by = b.m, purchase_fen = b.p, redeemed_at = b.at FROM redeem_batch AS b WHERE vouchers.id = b.id AND vouchers.status = 'claimed'",
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO voucher_redemptions (voucher_id, merchant_id, action, purchase_fen, discount_fen, at) \
+                         SELECT v.id, b.m, 'redeem', b.p, v.discount_fen, b.at FROM redeem_batch b JOIN vouchers v ON v.id = b.id ORDER BY b.id",
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM redeem_batch").execute(&mut *tx).await?;
+                    done
+                }
+                Backend::Postgres => {
+                    let payload = serde_json::Value::Array(
+                        chunk
+                            .iter()
+                            .map(|i| json!({"id": i.voucher_id, "m": i.merchant_id, "p": i.purchase_fen, "at": i.at_ms}))
+                            .collect(),
+                    )
+                    .to_string();
+                    let done = sqlx::query(
+                        "UPDATE vouchers SET status = 'redeemed', redeemed_by = t.m, purchase_fen = t.p, redeemed_at = t.at \
+                         FROM json_to_recordset(CAST($1 AS json)) AS t(id bigint, m bigint, p bigint, at bigint) WHERE vouchers.id = t.id AND vouchers.status = 'claimed'",
+                    )
+                    .bind(&payload)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO voucher_redemptions (voucher_id, merchant_id, action, purchase_fen, discount_fen, at) \
+                         SELECT v.id, t.m, 'redeem', t.p, v.discount_fen, t.at FROM json_to_recordset(CAST($1 AS json)) AS t(id bigint, m bigint, p bigint, at bigint) JOIN vouchers v ON v.id = t.id ORDER BY v.id",
+                    )
+                    .bind(&payload)
+                    .execute(&mut *tx)
+                    .await?;
+                    done
+                }
+            };
+            if done.rows_affected() != chunk.len() as u64 {
+                return Err(RedeemError::Refused(RedeemRefusal::AlreadyRedeemed));
+            }
+        }
+        let at = items.iter().map(|i| i.at_ms).max().unwrap_or(0);
+        let moves: Vec<_> = per_kind.iter().map(|(k, (n, d))| (EntryKind::Redeem, Some(*k), None, *n, *d)).collect();
+        let head = append_entries(&mut tx, campaign_id, (locked.seq, locked.hash), &moves, at).await?;
+        set_head(&mut tx, campaign_id, locked.budget_remaining, &head).await?;
+        tx.commit().await?;
+        Ok(items.len())
     }
 }
