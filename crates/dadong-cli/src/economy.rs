@@ -79,7 +79,9 @@ pub async fn write_report(store: &Store, through: &str, format: ReportFormat, ou
         eprintln!("note: no indicator values are stored for {}-01 to {through}", through.year());
     }
     if format == ReportFormat::Json {
-        println!("{}", report::to_json(&bulletin, &serde_json::Map::new()));
+        let mut parts = serde_json::Map::new();
+        parts.insert("vouchers".into(), crate::vouchers::report_part(store, through).await?);
+        println!("{}", report::to_json(&bulletin, &parts));
         return Ok(());
     }
     let dir = out.unwrap_or_else(|| PathBuf::from(format!("report-{through}")));

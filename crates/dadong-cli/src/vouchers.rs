@@ -229,3 +229,19 @@ pub async fn bench(store: &Store, o: BenchOptions) -> Result<()> {
     }
     Ok(())
 }
+
+/// The `vouchers` part of the report JSON for January to `through` of its year: seasons
+/// whose claim window opened in the period, subsidy paid and consumption driven by their
+/// spent vouchers, leverage, by season, category and merchant (amounts in yuan, two decimals).
+pub async fn report_part(store: &Store, through: dadong_domain::Period) -> Result<serde_json::Value> {
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai")?;
+    let first = jiff::civil::date(through.year(), 1, 1).to_zoned(tz.clone())?.timestamp().as_millisecond();
+    let next = if through.month() == 12 {
+        jiff::civil::date(through.year() + 1, 1, 1)
+    } else {
+        jiff::civil::date(through.year(), through.month() + 1, 1)
+    };
+    let end = next.to_zoned(tz)?.timestamp().as_millisecond();
+    let figures = store.voucher_figures(first, end).await?;
+    Ok(serde_json::to_value(dadong_web::vouchers_api::figures_out(figures))?)
+}

@@ -16,7 +16,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
-on_both_backends!(killed_servers_keep_every_acknowledged_claim_and_never_over_issue);
+on_both_backends!(
+    killed_servers_keep_every_acknowledged_claim_and_never_over_issue,
+    the_demo_reports_its_voucher_figures_and_ledger_verify_names_a_break,
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_on_one_postgresql_never_over_issue() {
@@ -251,4 +254,40 @@ async fn three_servers(backend: Backend) {
     let ids: HashSet<i64> = acks.lock().await.values().copied().collect();
     assert_eq!(ids.len() as i64, acked, "no voucher handed to two claims");
     check(&db, &store, c.id, &acks).await;
+}
+
+async fn the_demo_reports_its_voucher_figures_and_ledger_verify_names_a_break(backend: Backend) {
+    let Some(db) = TestDb::new(backend, &format!("demo voucher figures on {}", backend.name())).await else {
+        return;
+    };
+    let out = dadong_cmd(&db).arg("demo").output().await.unwrap();
+    assert!(out.status.success(), "demo: {}", String::from_utf8_lossy(&out.stderr));
+    let out = dadong_cmd(&db)
+        .args(["report", "--through", "2022-08", "--format", "json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let v = &report["vouchers"];
+    assert_eq!(v["seasons"], 3, "{v}");
+    let yuan = |k: &str| v[k].as_str().unwrap().parse::<f64>().unwrap();
+    assert!(v["subsidy"].as_str().unwrap().ends_with(|c: char| c.is_ascii_digit()) && v["subsidy"].as_str().unwrap().contains('.'));
+    assert!(yuan("subsidy") > 26_000_000.0, "{v}");
+    assert!((1_500_000_000.0..1_700_000_000.0).contains(&yuan("consumption")), "{v}");
+    assert_eq!(v["by_category"].as_array().unwrap().len(), 5);
+    let out = dadong_cmd(&db).args(["ledger", "verify"]).output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // A settled voucher quietly put back to unspent in the database is named.
+    let store = db.open().await;
+    sqlx::query("UPDATE vouchers SET status = 'claimed' WHERE id = (SELECT MIN(id) FROM vouchers WHERE status = 'settled')")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let out = dadong_cmd(&db).args(["ledger", "verify"]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("BROKEN") && text.contains("account issued holds"), "{text}");
 }
