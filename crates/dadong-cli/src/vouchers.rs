@@ -5,6 +5,10 @@
 //! the real server with 1,000 connections, and the baseline most systems use: one
 //! transaction per claim. It then counts over-issue from the raw rows.
 
+// Amounts in fen are written as yuan_fen (`300_00` is 300.00 yuan), which clippy reads as
+// inconsistent grouping.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use anyhow::{Context, Result, bail};
 use dadong_store::Store;
 use dadong_store::voucher_engine::{ClaimEngine, EngineConfig};

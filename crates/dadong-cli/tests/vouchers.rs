@@ -4,6 +4,10 @@
 //! PostgreSQL, loaded at once, never over-issue either. Bounded in time, loopback only; the
 //! only waiting is polling for readiness and for answers.
 
+// Amounts in fen are written as yuan_fen (`300_00` is 300.00 yuan), which clippy reads as
+// inconsistent grouping.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use dadong_store::Store;
 use dadong_testkit::{Backend, TestDb, on_both_backends};
 use dadong_vouchers::{CampaignSpec, Category, ClaimMode, KindSpec};

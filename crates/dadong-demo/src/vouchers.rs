@@ -7,6 +7,10 @@
 //! A small current campaign gives the demo's citizen a voucher to show and the demo's
 //! merchant approved categories to redeem it in.
 
+// Amounts in fen are written as yuan_fen (`300_00` is 300.00 yuan), which clippy reads as
+// inconsistent grouping.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use dadong_store::vouchers::{ClaimAnswer, CounterRedemption, PendingClaim};
 use dadong_store::{Actor, Result, Store, StoreError};
 use dadong_vouchers::claim::ClaimRequest;

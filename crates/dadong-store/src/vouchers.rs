@@ -198,14 +198,11 @@ async fn lock_campaign(conn: &mut AnyConnection, backend: Backend, campaign_id: 
     }))
 }
 
+/// One ledger movement to append: kind, voucher kind, voucher, count, amount in fen.
+type Move = (EntryKind, Option<i64>, Option<i64>, i64, i64);
+
 /// Appends ledger entries after the locked head and returns the new head.
-async fn append_entries(
-    conn: &mut AnyConnection,
-    campaign_id: i64,
-    head: (i64, String),
-    moves: &[(EntryKind, Option<i64>, Option<i64>, i64, i64)],
-    at_ms: i64,
-) -> Result<(i64, String)> {
+async fn append_entries(conn: &mut AnyConnection, campaign_id: i64, head: (i64, String), moves: &[Move], at_ms: i64) -> Result<(i64, String)> {
     let (mut seq, mut hash) = head;
     let mut entries = Vec::with_capacity(moves.len());
     for &(kind, kind_id, voucher_id, count, amount) in moves {
@@ -1536,9 +1533,8 @@ impl Store {
         let mut per_kind: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
         let mut seen = std::collections::HashSet::with_capacity(items.len());
         for it in items {
-            if !merchants.contains_key(&it.merchant_id) {
-                let m = self.merchant_facts(&mut tx, it.merchant_id).await?;
-                merchants.insert(it.merchant_id, m);
+            if let std::collections::hash_map::Entry::Vacant(slot) = merchants.entry(it.merchant_id) {
+                slot.insert(self.merchant_facts(&mut tx, it.merchant_id).await?);
             }
             let Some((f, discount, kind_id)) = facts.get(&it.voucher_id) else {
                 return Err(RedeemError::Refused(RedeemRefusal::UnknownVoucher));

@@ -3,6 +3,10 @@
 //! every refusal changes nothing, refunds, expiry and settlement keep the ledger whole, and
 //! `verify_ledger` names a break made with plain SQL.
 
+// Amounts in fen are written as yuan_fen (`300_00` is 300.00 yuan), which clippy reads as
+// inconsistent grouping.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use dadong_store::voucher_engine::{ClaimEngine, EngineConfig};
 use dadong_store::vouchers::{ClaimAnswer, PendingClaim, RedeemError};
 use dadong_store::{Actor, Store};

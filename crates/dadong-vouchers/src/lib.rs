@@ -18,6 +18,9 @@
 //!
 //! Nothing here knows SQL, HTTP or a clock: `now` is always a parameter.
 
+// Amounts in fen are written as yuan_fen (`300_00` is 300.00 yuan), which clippy reads as
+// inconsistent grouping.
+#![allow(clippy::inconsistent_digit_grouping)]
 #![forbid(unsafe_code)]
 
 pub mod claim;

@@ -101,7 +101,7 @@ impl ModelError {
 }
 
 /// Upper bounds that keep every sum far inside an `i64` of fen.
-pub const BUDGET_FEN_MAX: i64 = 100_000_000_000_00; // 100 亿元
+pub const BUDGET_FEN_MAX: i64 = 10_000_000_000_000; // 100 亿元
 pub const STOCK_MAX: i64 = 100_000_000;
 pub const PER_PERSON_LIMIT_MAX: i64 = 100;
 pub const KINDS_PER_CAMPAIGN_MAX: usize = 50;
@@ -232,7 +232,8 @@ mod tests {
     #[test]
     fn a_valid_campaign_passes_and_each_broken_rule_names_its_field() {
         assert_eq!(campaign().validate(), Ok(()));
-        let cases: Vec<(&str, Box<dyn Fn(&mut CampaignSpec)>)> = vec![
+        type Breaker = Box<dyn Fn(&mut CampaignSpec)>;
+        let cases: Vec<(&str, Breaker)> = vec![
             ("name", Box::new(|c| c.name = " ".into())),
             ("budget", Box::new(|c| c.budget_fen = 0)),
             ("per_person_limit", Box::new(|c| c.per_person_limit = 0)),

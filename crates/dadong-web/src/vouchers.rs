@@ -243,12 +243,16 @@ fn settlement_rows(list: Vec<Settlement>) -> Vec<SettlementRow> {
         .collect()
 }
 
+/// (name, credit code, (category, approval) pairs).
+type MerchantView = (String, String, Vec<(String, String)>);
+
 #[derive(Template)]
 #[template(path = "vouchers_merchant.html")]
 pub struct MerchantPage {
     pub t: T,
     pub nav: Nav,
-    pub merchant: Option<(String, String, Vec<(String, String)>)>,
+    /// Name, credit code and (category, approval) pairs of the account's merchant, if any.
+    pub merchant: Option<MerchantView>,
     pub history: Vec<HistoryRow>,
     pub settlements: Vec<SettlementRow>,
     pub notice: Option<String>,
