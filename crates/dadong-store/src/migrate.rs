@@ -39,6 +39,11 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// How many migrations this binary holds (numbers may have gaps: areas reserve theirs).
+pub fn migration_count() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 /// The schema version this binary expects.
 pub fn latest_version() -> i64 {
     MIGRATIONS.last().map(|m| m.version).unwrap_or(0)

@@ -417,7 +417,7 @@ async fn migrations_are_idempotent_and_an_edited_migration_is_refused(backend: B
     // Opening the same store again migrates nothing and loses nothing.
     let again = db.open().await;
     assert_eq!(migrate::current_version(&again).await.expect("version"), migrate::latest_version());
-    assert_eq!(count(&again, "schema_migrations").await, migrate::latest_version());
+    assert_eq!(count(&again, "schema_migrations").await, migrate::migration_count());
     assert_eq!(again.departments().await.expect("departments"), vec![dept]);
     again.close().await;
     let third = db.open().await;
@@ -1379,7 +1379,7 @@ async fn servers_starting_at_once_on_a_new_database_migrate_it_once(backend: Bac
             store.close().await;
         }
         let store = db.open().await;
-        assert_eq!(count(&store, "schema_migrations").await, migrate::latest_version());
+        assert_eq!(count(&store, "schema_migrations").await, migrate::migration_count());
         assert_eq!(count(&store, "audit_head").await, 1);
         store.close().await;
     }
