@@ -82,6 +82,7 @@ pub async fn write_report(store: &Store, through: &str, format: ReportFormat, ou
         let mut parts = serde_json::Map::new();
         parts.insert("services".into(), services_json(store, through).await?);
         parts.insert("appeals".into(), crate::appeals::report_extra(store, through).await?);
+        parts.insert("vouchers".into(), crate::vouchers::report_part(store, through).await?);
         println!("{}", report::to_json(&bulletin, &parts));
         return Ok(());
     }

@@ -6,6 +6,7 @@
 mod appeals;
 mod economy;
 mod services;
+mod vouchers;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -70,6 +71,12 @@ enum Command {
         /// Seconds between escalation runs over overdue appeals (0: none in this process).
         #[arg(long, default_value_t = appeals::ESCALATION_EVERY_S_DEFAULT, env = "DADONG_ESCALATE_EVERY_S")]
         escalate_every_s: u64,
+        /// Voucher claims one account may make per minute (0: no limit).
+        #[arg(long, default_value_t = 10, env = "DADONG_CLAIMS_PER_ACCOUNT")]
+        claims_per_account: u32,
+        /// Voucher claims one client address may make per minute (0: no limit).
+        #[arg(long, default_value_t = 600, env = "DADONG_CLAIMS_PER_ADDRESS")]
+        claims_per_address: u32,
     },
     /// Escalate overdue appeals one step (department head, then responsible leader), and overdue
     /// service steps to their department, as of --now (RFC 3339, default the present), as the
@@ -113,6 +120,9 @@ enum Command {
     /// The audit chain.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The voucher ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Write the whole store to FILE (a consistent snapshot, also of a live store).
     Backup { file: PathBuf },
     /// Load a backup written by `dadong backup` into this store.
@@ -196,6 +206,29 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Voucher claims on one hot campaign: the engine in-process, over HTTP on loopback, and
+    /// one transaction per claim as the baseline. Use a database of its own.
+    Vouchers {
+        #[arg(long, default_value_t = 200_000)]
+        engine_claims: usize,
+        #[arg(long, default_value_t = 100_000)]
+        http_claims: usize,
+        #[arg(long, default_value_t = 1_000)]
+        connections: usize,
+        #[arg(long, default_value_t = 5_000)]
+        baseline_claims: usize,
+        /// Print the figures as one line of JSON on standard output too.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Vouchers (issue 5).
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Check every campaign's ledger (hash chain, double entry, balances against the
+    /// vouchers, stock, budget, per-person limit); exits 1 naming each break.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -230,6 +263,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             secure_cookies,
             public_url,
             escalate_every_s,
+            claims_per_account,
+            claims_per_address,
         } => {
             let started = std::time::Instant::now();
             let store = cli.store.open().await?;
@@ -248,6 +283,8 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let config = dadong_web::WebConfig {
                 secure_cookies,
                 public_url: public_url.unwrap_or_else(|| format!("http://{addr}")),
+                claims_per_account_max: claims_per_account,
+                claims_per_address_max: claims_per_address,
                 ..Default::default()
             };
             // Overdue service steps are escalated to their department once a minute.
@@ -329,6 +366,28 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let store = cli.store.open().await?;
             appeals::bench(&store, n, lives, workers, json).await?;
             Ok(ok)
+        }
+        Command::Bench(BenchCommand::Vouchers {
+            engine_claims,
+            http_claims,
+            connections,
+            baseline_claims,
+            json,
+        }) => {
+            let store = cli.store.open().await?;
+            let options = vouchers::BenchOptions {
+                engine_claims,
+                http_claims,
+                connections,
+                baseline_claims,
+                json,
+            };
+            vouchers::bench(&store, options).await?;
+            Ok(ok)
+        }
+        Command::Ledger(LedgerCommand::Verify) => {
+            let store = cli.store.open().await?;
+            vouchers::verify(&store).await
         }
         Command::User(cmd) => {
             let store = cli.store.open().await?;

@@ -10,6 +10,7 @@
 pub mod appeals;
 pub mod economy;
 pub mod services;
+pub mod vouchers;
 
 use dadong_domain::crypto::random_token;
 use dadong_domain::{CreditCode, ResidentId, Role};
@@ -58,6 +59,7 @@ pub struct DemoSummary {
     pub economy: economy::EconomySummary,
     pub services: services::ServicesSummary,
     pub service: appeals::ServiceSummary,
+    pub vouchers: vouchers::VoucherSummary,
 }
 
 /// A valid credit code of a company registered in Dadong, drawn from `rng`.
@@ -146,6 +148,8 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
     let mut logins = Vec::new();
     let mut applicants = Vec::new();
     let mut users = Vec::new();
+    let mut merchant_user = 0;
+    let mut citizen_user = 0;
     for (role, name, department, company_code, username) in people {
         // Passwords are random, not from the seed: a demo left running must not have guessable ones.
         let password = random_token(12);
@@ -171,6 +175,12 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         if role == Role::Cadre {
             store.assign_company(&actor, user.id, company.as_str()).await?;
         }
+        if role == Role::Merchant {
+            merchant_user = user.id;
+        }
+        if role == Role::Citizen {
+            citizen_user = user.id;
+        }
         logins.push(DemoLogin {
             role,
             username: user.username.clone(),
@@ -189,6 +199,7 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         visits = service.visits,
         "demo enterprise service loaded"
     );
+    let vouchers = vouchers::load(store, &mut rng, &actor, merchant_user, shop.as_str(), citizen_user).await?;
     Ok(DemoSummary {
         seed,
         departments: DEPARTMENTS.len(),
@@ -196,5 +207,6 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         economy,
         services,
         service,
+        vouchers,
     })
 }

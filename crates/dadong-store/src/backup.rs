@@ -53,6 +53,18 @@ pub const TABLES: &[(&str, &str)] = &[
     ("daily_figures", "credit_code, day, metric"),
     ("dispatch_tasks", "id"),
     ("login_attempts", "id"),
+    // Vouchers (issue 5).
+    ("voucher_keys", "id"),
+    ("voucher_campaigns", "id"),
+    ("voucher_kinds", "id"),
+    ("voucher_merchants", "id"),
+    ("voucher_merchant_categories", "merchant_id, category"),
+    ("voucher_settlements", "id"),
+    ("vouchers", "id"),
+    ("voucher_redemptions", "id"),
+    ("voucher_ledger", "campaign_id, seq"),
+    ("voucher_registrations", "campaign_id, citizen_id, kind_id"),
+    ("voucher_fraud_flags", "flag_key"),
     ("audit_log", "seq"),
     ("audit_head", "id"),
 ];
@@ -75,6 +87,13 @@ const SERIAL_TABLES: &[&str] = &[
     "appeal_events",
     "follow_up_calls",
     "dispatch_tasks",
+    // Vouchers (issue 5).
+    "voucher_campaigns",
+    "voucher_kinds",
+    "voucher_merchants",
+    "voucher_settlements",
+    "vouchers",
+    "voucher_redemptions",
 ];
 
 const FORMAT: &str = "dadong-backup";

@@ -21,6 +21,8 @@ pub mod economy_queries;
 pub mod migrate;
 pub mod services;
 pub mod sessions;
+pub mod voucher_engine;
+pub mod vouchers;
 
 use dadong_domain::crypto::{PiiCipher, PiiKey};
 use sqlx::AnyConnection;

@@ -44,7 +44,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_appeals.sql"),
         postgres: include_str!("../migrations/postgres/0005_appeals.sql"),
     },
+    Migration {
+        version: 6,
+        name: "vouchers",
+        sqlite: include_str!("../migrations/sqlite/0006_vouchers.sql"),
+        postgres: include_str!("../migrations/postgres/0006_vouchers.sql"),
+    },
 ];
+
+/// How many migrations this binary holds (numbers may have gaps: areas reserve theirs).
+pub fn migration_count() -> i64 {
+    MIGRATIONS.len() as i64
+}
 
 /// The schema version this binary expects.
 pub fn latest_version() -> i64 {
@@ -98,12 +109,6 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
         tracing::info!(version = m.version, name = m.name, "applied migration");
     }
     Ok(())
-}
-
-/// How many migrations this binary carries (numbers may have gaps, so this is not the
-/// latest version).
-pub fn migration_count() -> i64 {
-    MIGRATIONS.len() as i64
 }
 
 /// The highest migration applied to the store.

@@ -18,6 +18,8 @@ pub mod pages;
 pub mod policy;
 pub mod services;
 pub mod templates;
+pub mod vouchers;
+pub mod vouchers_api;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
@@ -48,6 +50,11 @@ pub struct WebConfig {
     pub request_timeout: Duration,
     /// The address the site is reached at, printed in certificates' QR codes.
     pub public_url: String,
+    /// Vouchers: claims one account may make per throttle window (0: no limit).
+    pub claims_per_account_max: u32,
+    /// Vouchers: claims one client address may make per throttle window (0: no limit).
+    pub claims_per_address_max: u32,
+    pub claim_throttle_window_ms: i64,
 }
 
 impl Default for WebConfig {
@@ -57,6 +64,9 @@ impl Default for WebConfig {
             body_limit_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             public_url: "http://127.0.0.1:8080".into(),
+            claims_per_account_max: 10,
+            claims_per_address_max: 600,
+            claim_throttle_window_ms: 60_000,
         }
     }
 }
@@ -67,15 +77,31 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub started: Instant,
     metrics: PrometheusHandle,
+    /// Vouchers (issue 5): the claim engine and the claim throttles.
+    pub vouchers: Arc<VoucherState>,
+}
+
+/// The vouchers' per-process parts: the group-commit claim engine and the bot throttles.
+#[derive(Debug)]
+pub struct VoucherState {
+    pub engine: dadong_store::voucher_engine::ClaimEngine,
+    pub per_account: vouchers_api::Throttle,
+    pub per_address: vouchers_api::Throttle,
 }
 
 impl AppState {
     pub fn new(store: Store, config: WebConfig) -> Self {
+        let vouchers = Arc::new(VoucherState {
+            engine: dadong_store::voucher_engine::ClaimEngine::start(store.clone(), Default::default()),
+            per_account: vouchers_api::Throttle::new(config.claims_per_account_max, config.claim_throttle_window_ms),
+            per_address: vouchers_api::Throttle::new(config.claims_per_address_max, config.claim_throttle_window_ms),
+        });
         Self {
             store,
             config: Arc::new(config),
             started: Instant::now(),
             metrics: metrics_handle(),
+            vouchers,
         }
     }
 }
@@ -217,6 +243,61 @@ pub fn routes() -> Vec<RouteSpec> {
         r(M::GET, "/api/v1/service/coverage", Service, get(appeals_api::coverage)),
         r(M::GET, "/api/v1/service/figures", ViewBulletin, get(appeals_api::figures)),
         r(M::POST, "/api/v1/figures/daily", ReportFigures, post(appeals_api::daily)),
+        // Vouchers (issue 5).
+        r(M::GET, "/vouchers", ViewCampaigns, get(vouchers::campaigns)),
+        r(M::POST, "/vouchers/claim", ClaimVoucher, post(vouchers::claim)),
+        r(M::GET, "/vouchers/wallet", ClaimVoucher, get(vouchers::wallet)),
+        r(M::GET, "/merchant", RedeemVoucher, get(vouchers::merchant)),
+        r(M::POST, "/merchant/apply", RedeemVoucher, post(vouchers::merchant_apply)),
+        r(M::POST, "/merchant/redeem", RedeemVoucher, post(vouchers::merchant_redeem)),
+        r(M::GET, "/admin/vouchers", ManageVouchers, get(vouchers::admin)),
+        r(M::POST, "/admin/vouchers/merchants", ManageVouchers, post(vouchers::admin_decide)),
+        r(M::POST, "/admin/vouchers/settle", ManageVouchers, post(vouchers::admin_settle)),
+        r(M::POST, "/admin/vouchers/flags", ManageVouchers, post(vouchers::admin_review)),
+        r(
+            M::GET,
+            "/admin/vouchers/settlements.xlsx",
+            ViewVoucherLedger,
+            get(vouchers_api::settlements_xlsx),
+        ),
+        r(M::GET, "/api/v1/vouchers/campaigns", ViewCampaigns, get(vouchers_api::campaigns)),
+        r(M::POST, "/api/v1/vouchers/campaigns", ManageVouchers, post(vouchers_api::create_campaign)),
+        r(M::POST, "/api/v1/vouchers/campaigns/{id}/claims", ClaimVoucher, post(vouchers_api::claim)),
+        r(M::GET, "/api/v1/vouchers/wallet", ClaimVoucher, get(vouchers_api::wallet)),
+        r(M::GET, "/api/v1/vouchers/merchant", RedeemVoucher, get(vouchers_api::merchant_me)),
+        r(
+            M::POST,
+            "/api/v1/vouchers/merchant/application",
+            RedeemVoucher,
+            post(vouchers_api::merchant_apply),
+        ),
+        r(M::GET, "/api/v1/vouchers/merchant/history", RedeemVoucher, get(vouchers_api::merchant_history)),
+        r(
+            M::GET,
+            "/api/v1/vouchers/merchant/settlements",
+            RedeemVoucher,
+            get(vouchers_api::merchant_settlements),
+        ),
+        r(M::POST, "/api/v1/vouchers/redemptions", RedeemVoucher, post(vouchers_api::redeem)),
+        r(
+            M::POST,
+            "/api/v1/vouchers/redemptions/{voucher_id}/refund",
+            RedeemVoucher,
+            post(vouchers_api::refund),
+        ),
+        r(M::GET, "/api/v1/vouchers/merchants", ManageVouchers, get(vouchers_api::merchants)),
+        r(
+            M::POST,
+            "/api/v1/vouchers/merchants/{id}/categories/{category}",
+            ManageVouchers,
+            post(vouchers_api::decide_merchant),
+        ),
+        r(M::GET, "/api/v1/vouchers/settlements", ViewVoucherLedger, get(vouchers_api::settlements)),
+        r(M::POST, "/api/v1/vouchers/settlements", ManageVouchers, post(vouchers_api::settle)),
+        r(M::GET, "/api/v1/vouchers/figures", ViewVoucherFigures, get(vouchers_api::figures)),
+        r(M::GET, "/api/v1/vouchers/fraud-flags", ManageVouchers, get(vouchers_api::fraud_flags)),
+        r(M::POST, "/api/v1/vouchers/fraud-flags/review", ManageVouchers, post(vouchers_api::review_flag)),
+        r(M::GET, "/api/v1/vouchers/ledger/verify", ViewVoucherLedger, get(vouchers_api::ledger_verify)),
     ]
 }
 

@@ -48,6 +48,19 @@ pub enum Action {
     Service,
     /// Key enterprises' daily figures.
     ReportFigures,
+    // Vouchers (issue 5).
+    /// Seeing the voucher campaigns: every signed-in role.
+    ViewCampaigns,
+    /// Claiming vouchers and seeing one's wallet: citizens.
+    ClaimVoucher,
+    /// Applying as a merchant, scanning vouchers, one's history and settlements: merchants.
+    RedeemVoucher,
+    /// Campaigns, merchant approval, settlement runs, fraud review: admins.
+    ManageVouchers,
+    /// The vouchers' figures, settlements and ledger check: the leadership and admins
+    /// (figures also for the statistics office).
+    ViewVoucherFigures,
+    ViewVoucherLedger,
 }
 
 impl Action {
@@ -73,6 +86,12 @@ impl Action {
             Action::ViewDispatch => matches!(role, Leader | Admin),
             Action::Service => matches!(role, Cadre | Leader | Admin),
             Action::ReportFigures => matches!(role, Enterprise | Cadre | Analyst | Admin),
+            Action::ViewCampaigns => true,
+            Action::ClaimVoucher => role == Citizen,
+            Action::RedeemVoucher => role == Merchant,
+            Action::ManageVouchers => role == Admin,
+            Action::ViewVoucherFigures => matches!(role, Analyst | Leader | Admin),
+            Action::ViewVoucherLedger => matches!(role, Leader | Admin),
         }
     }
 }

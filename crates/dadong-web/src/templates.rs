@@ -56,6 +56,12 @@ pub fn nav_items(role: Role) -> Vec<(&'static str, &'static str)> {
     if matches!(role, Role::Admin | Role::Leader) {
         items.push(("/audit", "nav.audit"));
     }
+    // Vouchers (issue 5).
+    for (href, key, action) in VOUCHER_PAGES {
+        if action.allows(role) {
+            items.push((*href, *key));
+        }
+    }
     // The economy's pages, for the roles the policy table lets through.
     for (href, key, _, action) in ECONOMY_PAGES.iter().chain(crate::appeals_web::SERVICE_PAGES) {
         if action.allows(role) {
@@ -78,6 +84,14 @@ pub const SERVICES_PAGES: &[(&str, &str, Action)] = &[
     ("/services/figures", "nav.service_figures", Action::ViewServiceFigures),
     ("/services/admin", "nav.services_admin", Action::ManageServices),
     ("/notifications", "nav.notifications", Action::SignedIn),
+];
+
+/// The vouchers' entry pages: `(href, title key, action)`.
+pub const VOUCHER_PAGES: &[(&str, &str, Action)] = &[
+    ("/vouchers", "nav.vouchers", Action::ViewCampaigns),
+    ("/vouchers/wallet", "vouchers.wallet", Action::ClaimVoucher),
+    ("/merchant", "vouchers.merchant", Action::RedeemVoucher),
+    ("/admin/vouchers", "vouchers.admin", Action::ManageVouchers),
 ];
 
 /// The economy's entry pages: `(href, title key, home tile's description key, action)`.

@@ -1,0 +1,251 @@
+//! `dadong ledger verify` and `dadong bench vouchers`.
+//!
+//! The bench runs, in one process and on one hot campaign, the claim engine in-process
+//! (every claim durable before its answer), the same claims over HTTP on loopback through
+//! the real server with 1,000 connections, and the baseline most systems use: one
+//! transaction per claim. It then counts over-issue from the raw rows.
+
+// Amounts in fen are written as yuan_fen (`300_00` is 300.00 yuan), which clippy reads as
+// inconsistent grouping.
+#![allow(clippy::inconsistent_digit_grouping)]
+
+use anyhow::{Context, Result, bail};
+use dadong_store::Store;
+use dadong_store::voucher_engine::{ClaimEngine, EngineConfig};
+use dadong_store::vouchers::{ClaimAnswer, PendingClaim};
+use dadong_vouchers::claim::ClaimRequest;
+use dadong_vouchers::{CampaignSpec, Category, ClaimMode, KindSpec};
+use futures::StreamExt;
+use std::time::Instant;
+
+/// `dadong ledger verify`: 0 when every invariant holds, 1 naming each break.
+pub async fn verify(store: &Store) -> Result<std::process::ExitCode> {
+    let r = store.verify_ledger().await?;
+    if r.breaks.is_empty() {
+        println!(
+            "voucher ledger holds: {} campaigns, {} entries, {} vouchers verified",
+            r.campaigns, r.entries, r.vouchers
+        );
+        Ok(std::process::ExitCode::SUCCESS)
+    } else {
+        println!("voucher ledger BROKEN ({} breaks):", r.breaks.len());
+        for b in &r.breaks {
+            println!("  {b}");
+        }
+        Ok(std::process::ExitCode::from(1))
+    }
+}
+
+pub struct BenchOptions {
+    pub engine_claims: usize,
+    pub http_claims: usize,
+    pub connections: usize,
+    pub baseline_claims: usize,
+    pub json: bool,
+}
+
+fn campaign(name: String, stock: i64, now: i64) -> CampaignSpec {
+    CampaignSpec {
+        name,
+        budget_fen: 1_000_000_000_00,
+        per_person_limit: 100,
+        claim_mode: ClaimMode::FirstCome,
+        claim_start_ms: now - 1_000,
+        claim_end_ms: now + 24 * 3_600_000,
+        valid_from_ms: now - 1_000,
+        valid_until_ms: now + 30 * 24 * 3_600_000,
+        kinds: vec![KindSpec {
+            name: "满300减50".into(),
+            category: Category::Catering,
+            threshold_fen: 300_00,
+            discount_fen: 50_00,
+            stock,
+        }],
+    }
+}
+
+pub async fn bench(store: &Store, o: BenchOptions) -> Result<()> {
+    let now = dadong_store::now_ms();
+    let tag = dadong_domain::crypto::random_token(6);
+    let actor = dadong_store::Actor::cli();
+    // One hot campaign for the engine and HTTP phases; its stock is short of the claims made,
+    // so the last claims meet "sold out" and over-issue would show.
+    let stock = ((o.engine_claims + o.http_claims) as i64 * 9 / 10).max(1);
+    let hot = store.create_campaign(&actor, &campaign(format!("bench-hot-{tag}"), stock, now), now).await?;
+    let kind = hot.kinds[0].id;
+    eprintln!("bench vouchers on {}: hot campaign {} with stock {stock}", store.backend().name(), hot.id);
+
+    // 1. The engine in-process: claims from 100-claim citizens, many in flight at once.
+    let engine = ClaimEngine::start(store.clone(), EngineConfig::default());
+    let t = Instant::now();
+    let results: Vec<Result<ClaimAnswer, dadong_store::StoreError>> = futures::stream::iter(0..o.engine_claims)
+        .map(|i| {
+            let engine = engine.clone();
+            async move {
+                engine
+                    .claim(PendingClaim {
+                        campaign_id: hot.id,
+                        request: ClaimRequest {
+                            citizen_id: 1_000_000_000 + (i / 100) as i64,
+                            kind_id: kind,
+                            idempotency_key: format!("e{i}"),
+                        },
+                        device: String::new(),
+                    })
+                    .await
+            }
+        })
+        .buffer_unordered(20_000)
+        .collect()
+        .await;
+    let engine_s = t.elapsed().as_secs_f64();
+    let engine_granted = results.iter().filter(|r| matches!(r, Ok(ClaimAnswer::Granted { .. }))).count();
+    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+        bail!("the engine failed a claim: {e}");
+    }
+    let engine_rate = o.engine_claims as f64 / engine_s;
+    eprintln!(
+        "  engine in-process   {:>8} claims in {engine_s:6.2} s = {engine_rate:>10.0} claims/s ({engine_granted} granted; durable before acknowledged)",
+        o.engine_claims
+    );
+
+    // 2. Over HTTP on loopback: the real server, each connection a signed-in citizen.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let config = dadong_web::WebConfig {
+        // The load generator is one address and each of its citizens claims many times; the
+        // throttles would turn it away, which is their job, not what is measured here.
+        claims_per_account_max: 0,
+        claims_per_address_max: 0,
+        ..Default::default()
+    };
+    let state = dadong_web::AppState::new(store.clone(), config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(dadong_web::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let citizens = store.bench_citizen_sessions(o.connections, now).await?;
+    let per_connection = o.http_claims.div_ceil(o.connections.max(1));
+    let url = format!("http://{addr}/api/v1/vouchers/campaigns/{}/claims", hot.id);
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, (_, token, csrf)) in citizens.into_iter().enumerate() {
+        let url = url.clone();
+        let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+        let n = per_connection.min(o.http_claims.saturating_sub(c * per_connection));
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(n);
+            let (mut granted, mut refused, mut failed) = (0usize, 0usize, 0usize);
+            for i in 0..n {
+                let started = Instant::now();
+                let r = client
+                    .post(&url)
+                    .header("cookie", format!("dadong_session={token}"))
+                    .header("x-csrf-token", &csrf)
+                    .header("content-type", "application/json")
+                    .body(format!(r#"{{"kind_id": {kind}, "idempotency_key": "h{c}-{i}"}}"#))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => granted += 1,
+                    Ok(r) if r.status().as_u16() == 409 => refused += 1,
+                    _ => failed += 1,
+                }
+                latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            (latencies, granted, refused, failed)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(o.http_claims);
+    let (mut granted, mut refused, mut failed) = (0, 0, 0);
+    for task in tasks {
+        let (l, g, r, f) = task.await?;
+        latencies.extend(l);
+        granted += g;
+        refused += r;
+        failed += f;
+    }
+    let http_s = t.elapsed().as_secs_f64();
+    let _ = stop.send(());
+    let _ = server.await;
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let p99 = latencies
+        .get((latencies.len() * 99 / 100).min(latencies.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(f64::NAN);
+    let http_rate = latencies.len() as f64 / http_s;
+    eprintln!(
+        "  HTTP, {} connections {:>6} claims in {http_s:6.2} s = {http_rate:>10.0} claims/s, p99 {p99:.1} ms ({granted} granted, {refused} refused, {failed} failed)",
+        o.connections,
+        latencies.len()
+    );
+
+    // 3. The baseline: one transaction per claim, on a campaign of its own.
+    let base = store
+        .create_campaign(&actor, &campaign(format!("bench-baseline-{tag}"), o.baseline_claims as i64 * 2, now), now)
+        .await?;
+    let base_kind = base.kinds[0].id;
+    let t = Instant::now();
+    let done: Vec<Result<bool, dadong_store::StoreError>> = futures::stream::iter(0..o.baseline_claims)
+        .map(|i| {
+            let store = store.clone();
+            async move {
+                store
+                    .claim_one_baseline(base.id, base_kind, 2_000_000_000 + (i / 100) as i64, &format!("b{i}"), now)
+                    .await
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let base_s = t.elapsed().as_secs_f64();
+    let base_failed = done.iter().filter(|r| r.is_err()).count();
+    let base_rate = (o.baseline_claims - base_failed) as f64 / base_s;
+    eprintln!(
+        "  baseline, 1 tx/claim {:>7} claims in {base_s:6.2} s = {base_rate:>10.0} claims/s ({base_failed} failed); engine is {:.1}x",
+        o.baseline_claims,
+        engine_rate / base_rate
+    );
+
+    let over = store.over_issued(hot.id).await?;
+    let hot_after = store.campaign(hot.id).await?.context("the hot campaign")?;
+    let issued = hot_after.kinds[0].stock_total - hot_after.kinds[0].stock_remaining;
+    eprintln!("  hot campaign: {issued} of {stock} issued; over-issued: {over}");
+    if o.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "backend": store.backend().name(),
+                "engine_claims_per_s": engine_rate.round(),
+                "http_claims_per_s": http_rate.round(),
+                "http_p99_ms": (p99 * 10.0).round() / 10.0,
+                "baseline_claims_per_s": base_rate.round(),
+                "over_issued": over,
+                "engine_claims": o.engine_claims,
+                "http_claims": latencies.len(),
+                "http_connections": o.connections,
+                "http_failed": failed,
+                "baseline_claims": o.baseline_claims,
+                "stock": stock,
+                "issued": issued,
+            })
+        );
+    }
+    Ok(())
+}
+
+/// The `vouchers` part of the report JSON for January to `through` of its year: seasons
+/// whose claim window opened in the period, subsidy paid and consumption driven by their
+/// spent vouchers, leverage, by season, category and merchant (amounts in yuan, two decimals).
+pub async fn report_part(store: &Store, through: dadong_domain::Period) -> Result<serde_json::Value> {
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai")?;
+    let first = jiff::civil::date(through.year(), 1, 1).to_zoned(tz.clone())?.timestamp().as_millisecond();
+    let next = if through.month() == 12 {
+        jiff::civil::date(through.year() + 1, 1, 1)
+    } else {
+        jiff::civil::date(through.year(), through.month() + 1, 1)
+    };
+    let end = next.to_zoned(tz)?.timestamp().as_millisecond();
+    let figures = store.voucher_figures(first, end).await?;
+    Ok(serde_json::to_value(dadong_web::vouchers_api::figures_out(figures))?)
+}
