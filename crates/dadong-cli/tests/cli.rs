@@ -485,9 +485,11 @@ async fn serve_with_the_demo_starts_and_answers_healthz(backend: Backend) {
         .expect("start dadong serve");
     let mut lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
 
-    // Ready when it says so; bounded, so a server that never comes up fails the test.
+    // Ready when it says so; bounded, so a server that never comes up fails the test. The bound
+    // is for liveness only (the suite runs many servers at once on two cores); the start-up
+    // time itself is a figure measured on a quiet machine, not asserted here.
     let mut seen = Vec::new();
-    let ready = tokio::time::timeout(Duration::from_secs(30), async {
+    let ready = tokio::time::timeout(Duration::from_secs(180), async {
         while let Some(line) = lines.next_line().await.expect("read stderr") {
             if let Some(rest) = line.strip_prefix("dadong serving http://") {
                 return Some(rest.split_whitespace().next().unwrap_or_default().to_string());
@@ -500,7 +502,7 @@ async fn serve_with_the_demo_starts_and_answers_healthz(backend: Backend) {
     let addr = match ready {
         Ok(Some(addr)) => addr,
         Ok(None) => panic!("dadong serve exited before it was ready:\n{}", seen.join("\n")),
-        Err(_) => panic!("dadong serve was not ready within 30 s:\n{}", seen.join("\n")),
+        Err(_) => panic!("dadong serve was not ready within 180 s:\n{}", seen.join("\n")),
     };
     assert_eq!(addr, listen, "it listens where it was told");
     // Keep draining its log so that a full pipe can never stall the server.
