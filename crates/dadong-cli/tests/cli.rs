@@ -133,7 +133,10 @@ async fn demo_prints_its_users_with_passwords_and_a_second_demo_is_refused(backe
     let store = db.open().await;
     for (role, username, password) in &logins {
         // Besides one user per role, the service hall and four departments have a clerk each.
-        assert!(role == username || (role == "clerk" && username.starts_with("clerk_")), "{username} is named by its role");
+        assert!(
+            role == username || (role == "clerk" && username.starts_with("clerk_")),
+            "{username} is named by its role"
+        );
         let user = store.authenticate(username, password).await.unwrap();
         assert_eq!(
             user.map(|u| u.role.key().to_string()).as_deref(),
