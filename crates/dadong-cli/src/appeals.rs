@@ -37,8 +37,9 @@ pub async fn escalate(store: &Store, now: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// Runs escalation every `every` for as long as the server runs; a failed run is logged and
-/// the next one tries again.
+/// Runs escalation every `every` for as long as the server runs, over overdue appeals and
+/// overdue service steps alike (the one schedule `dadong escalate` also runs); a failed run is
+/// logged and the next one tries again.
 pub fn spawn_escalation(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(every);
@@ -55,6 +56,11 @@ pub fn spawn_escalation(store: Store, every: Duration) -> tokio::task::JoinHandl
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = ?e, "escalation run failed"),
+            }
+            match store.escalate_overdue_steps(&Actor::System, Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(escalated = n, "escalated overdue service steps"),
+                Err(e) => tracing::error!(error = ?e, "escalating overdue service steps failed"),
             }
         }
     })

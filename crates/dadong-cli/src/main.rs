@@ -68,7 +68,7 @@ enum Command {
         /// (default: http:// and the listening address).
         #[arg(long, env = "DADONG_PUBLIC_URL")]
         public_url: Option<String>,
-        /// Seconds between escalation runs over overdue appeals (0: none in this process).
+        /// Seconds between escalation runs over overdue appeals and service steps (0: none in this process).
         #[arg(long, default_value_t = appeals::ESCALATION_EVERY_S_DEFAULT, env = "DADONG_ESCALATE_EVERY_S")]
         escalate_every_s: u64,
         /// Voucher claims one account may make per minute (0: no limit).
@@ -287,21 +287,6 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 claims_per_address_max: claims_per_address,
                 ..Default::default()
             };
-            // Overdue service steps are escalated to their department once a minute.
-            let service_escalation = {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-                    loop {
-                        tick.tick().await;
-                        match store.escalate_overdue_steps(&dadong_store::Actor::System, jiff::Timestamp::now()).await {
-                            Ok(0) => {}
-                            Ok(n) => tracing::info!(escalated = n, "escalated overdue service steps"),
-                            Err(e) => tracing::warn!(error = %e, "escalating overdue service steps failed"),
-                        }
-                    }
-                })
-            };
             let state = dadong_web::AppState::new(store.clone(), config);
             let escalation = (escalate_every_s > 0).then(|| appeals::spawn_escalation(store.clone(), std::time::Duration::from_secs(escalate_every_s)));
             eprintln!(
@@ -310,7 +295,6 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 started.elapsed().as_millis()
             );
             dadong_web::serve(listener, state, shutdown_signal()).await?;
-            service_escalation.abort();
             if let Some(task) = escalation {
                 task.abort();
             }

@@ -91,6 +91,72 @@ fn record_hash(prev_hash: &str, seq: i64, at_ms: i64, actor: &str, action: &str,
     sha256_hex(format!("{prev_hash}\n{body}").as_bytes())
 }
 
+/// One record for [`append_many`].
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    pub actor: Actor,
+    pub action: String,
+    pub object: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Appends several records, in order, inside the caller's transaction with three statements
+/// whatever their number: one read of the head, one insert of every record (passed as one
+/// JSON parameter, so the statement text and its prepared plan never change), one update of
+/// the head. The chain is the same as `records.len()` calls of [`append`] would write.
+pub async fn append_many(conn: &mut AnyConnection, backend: Backend, records: &[NewRecord]) -> Result<Vec<i64>> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let head = sqlx::query(head_sql(backend)).fetch_one(&mut *conn).await?;
+    let mut seq: i64 = head.try_get(0)?;
+    let mut prev_hash: String = head.try_get(1)?;
+    let at_ms = now_ms();
+    let mut rows = Vec::with_capacity(records.len());
+    let mut seqs = Vec::with_capacity(records.len());
+    for r in records {
+        seq += 1;
+        let actor = r.actor.label();
+        let before = r.before.as_ref().map(Value::to_string);
+        let after = r.after.as_ref().map(Value::to_string);
+        let hash = record_hash(&prev_hash, seq, at_ms, &actor, &r.action, &r.object, before.as_deref(), after.as_deref());
+        rows.push(serde_json::json!({
+            "seq": seq, "at": at_ms, "actor": actor, "action": r.action, "object": r.object,
+            "before_json": before, "after_json": after, "prev_hash": prev_hash, "hash": hash,
+        }));
+        seqs.push(seq);
+        prev_hash = hash;
+    }
+    let insert = match backend {
+        Backend::Sqlite => {
+            "INSERT INTO audit_log (seq, at, actor, action, object, before_json, after_json, prev_hash, hash) \
+             SELECT value ->> '$.seq', value ->> '$.at', value ->> '$.actor', value ->> '$.action', value ->> '$.object', \
+                    value ->> '$.before_json', value ->> '$.after_json', value ->> '$.prev_hash', value ->> '$.hash' FROM json_each($1)"
+        }
+        Backend::Postgres => {
+            "INSERT INTO audit_log (seq, at, actor, action, object, before_json, after_json, prev_hash, hash) \
+             SELECT t.seq, t.at, t.actor, t.action, t.object, t.before_json, t.after_json, t.prev_hash, t.hash \
+             FROM json_to_recordset(CAST($1 AS json)) AS t(seq bigint, at bigint, actor text, action text, object text, before_json text, after_json text, prev_hash text, hash text)"
+        }
+    };
+    sqlx::query(insert).bind(Value::Array(rows).to_string()).execute(&mut *conn).await?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(&prev_hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(seqs)
+}
+
+fn head_sql(backend: Backend) -> &'static str {
+    match backend {
+        // The row lock queues concurrent appenders; SQLite's write lock already does.
+        Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+        Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+    }
+}
+
 /// Appends one record inside the caller's transaction and returns its number.
 pub async fn append(
     conn: &mut AnyConnection,
@@ -101,12 +167,7 @@ pub async fn append(
     before: Option<&Value>,
     after: Option<&Value>,
 ) -> Result<i64> {
-    let head_sql = match backend {
-        // The row lock queues concurrent appenders; SQLite's write lock already does.
-        Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-        Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
-    };
-    let head = sqlx::query(head_sql).fetch_one(&mut *conn).await?;
+    let head = sqlx::query(head_sql(backend)).fetch_one(&mut *conn).await?;
     let prev_seq: i64 = head.try_get(0)?;
     let prev_hash: String = head.try_get(1)?;
     let seq = prev_seq + 1;

@@ -229,6 +229,16 @@ pub struct ServicesFigures {
     pub ratings: Vec<DepartmentRating>,
 }
 
+/// The catalog's size, as the services home page and the figures show it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CatalogCounts {
+    pub matters: i64,
+    pub fully_online: i64,
+    pub fully_online_pct: Option<String>,
+    pub bundles: i64,
+    pub bundled_matters: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DepartmentRating {
     pub department: String,
@@ -792,85 +802,109 @@ impl Store {
     /// Loads an application; `lock` takes its row lock on PostgreSQL (SQLite's write
     /// transaction already excludes other writers).
     async fn load_application(&self, conn: &mut AnyConnection, id: i64, lock: bool) -> Result<StoredApplication> {
+        self.load_applications(conn, &[id], lock)
+            .await?
+            .remove(&id)
+            .ok_or_else(|| StoreError::NotFound(format!("application {id}")))
+    }
+
+    /// Reads applications with their steps and certificates by id, with three statements
+    /// whatever their number (the ids travel as one JSON parameter). With `lock`, PostgreSQL
+    /// locks the rows in id order, so that two writers never wait on each other crosswise.
+    /// Ids that do not exist are absent from the answer.
+    async fn load_applications(&self, conn: &mut AnyConnection, ids: &[i64], lock: bool) -> Result<BTreeMap<i64, StoredApplication>> {
+        let ids_json = serde_json::to_string(ids).unwrap_or_default();
+        let id_set = ids_from_json(self.backend(), 1);
         let lock_clause = if lock && self.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, subject, kind, applicant_id, company_code, state, state_json, form_json, materials_json, provided_json, correction_requested, promised_days, created_at, submitted_at, accepted_at, completed_at, delivered_at, updated_at FROM applications WHERE id = $1{lock_clause}"
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, subject, kind, applicant_id, company_code, state, state_json, form_json, materials_json, provided_json, correction_requested, promised_days, created_at, submitted_at, accepted_at, completed_at, delivered_at, updated_at FROM applications WHERE id IN ({id_set}) ORDER BY id{lock_clause}"
         )))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("application {id}")))?;
-        let steps = sqlx::query(
-            "SELECT step_id, matter_code, department_code, needs_json, time_limit_days, state, reason, ready_at, deadline_at, started_at, finished_at FROM application_steps WHERE application_id = $1 ORDER BY position",
-        )
-        .bind(id)
+        .bind(&ids_json)
         .fetch_all(&mut *conn)
         .await?;
-        let steps = steps
-            .iter()
-            .map(|r| {
-                Ok(Step {
-                    id: r.try_get("step_id")?,
-                    matter: r.try_get("matter_code")?,
-                    department: r.try_get("department_code")?,
-                    needs: serde_json::from_str(&r.try_get::<String, _>("needs_json")?).unwrap_or_default(),
-                    time_limit_days: r.try_get::<i64, _>("time_limit_days")?.try_into().unwrap_or(0),
-                    state: parse_step_state(&r.try_get::<String, _>("state")?, r.try_get("reason")?),
-                    ready_at: opt_ts(r.try_get("ready_at")?),
-                    deadline: opt_ts(r.try_get("deadline_at")?),
-                    started_at: opt_ts(r.try_get("started_at")?),
-                    finished_at: opt_ts(r.try_get("finished_at")?),
+        let step_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT application_id, step_id, matter_code, department_code, needs_json, time_limit_days, state, reason, ready_at, deadline_at, started_at, finished_at FROM application_steps WHERE application_id IN ({id_set}) ORDER BY application_id, position"
+        )))
+        .bind(&ids_json)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut steps: BTreeMap<i64, Vec<Step>> = BTreeMap::new();
+        for r in &step_rows {
+            steps.entry(r.try_get("application_id")?).or_default().push(Step {
+                id: r.try_get("step_id")?,
+                matter: r.try_get("matter_code")?,
+                department: r.try_get("department_code")?,
+                needs: serde_json::from_str(&r.try_get::<String, _>("needs_json")?).unwrap_or_default(),
+                time_limit_days: r.try_get::<i64, _>("time_limit_days")?.try_into().unwrap_or(0),
+                state: parse_step_state(&r.try_get::<String, _>("state")?, r.try_get("reason")?),
+                ready_at: opt_ts(r.try_get("ready_at")?),
+                deadline: opt_ts(r.try_get("deadline_at")?),
+                started_at: opt_ts(r.try_get("started_at")?),
+                finished_at: opt_ts(r.try_get("finished_at")?),
+            });
+        }
+        let mut certificates: BTreeMap<i64, String> = BTreeMap::new();
+        for r in sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT application_id, id FROM certificates WHERE application_id IN ({id_set})"
+        )))
+        .bind(&ids_json)
+        .fetch_all(&mut *conn)
+        .await?
+        {
+            certificates.insert(r.try_get(0)?, r.try_get(1)?);
+        }
+        let mut out = BTreeMap::new();
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            let state_code: String = row.try_get("state")?;
+            let state_detail: Option<String> = row.try_get("state_json")?;
+            let form: BTreeMap<String, String> = serde_json::from_str(&row.try_get::<String, _>("form_json")?).unwrap_or_default();
+            let app = Application {
+                bundle: row.try_get("subject")?,
+                state: parse_state(&state_code, state_detail.as_deref()),
+                steps: steps.remove(&id).unwrap_or_default(),
+                materials: serde_json::from_str(&row.try_get::<String, _>("materials_json")?).unwrap_or_default(),
+                provided: serde_json::from_str(&row.try_get::<String, _>("provided_json")?).unwrap_or_default(),
+                correction_requested: row.try_get::<i64, _>("correction_requested")? == 1,
+                submitted_at: opt_ts(row.try_get("submitted_at")?),
+                accepted_at: opt_ts(row.try_get("accepted_at")?),
+                completed_at: opt_ts(row.try_get("completed_at")?),
+                delivered_at: opt_ts(row.try_get("delivered_at")?),
+            };
+            let form_masked = form
+                .iter()
+                .map(|(k, v)| {
+                    let shown = if v.starts_with("aes256gcm:") {
+                        match self.pii().decrypt(v) {
+                            Ok(clear) if clear.len() == 11 => dadong_domain::crypto::mask_phone(&clear),
+                            Ok(clear) => dadong_domain::crypto::mask_middle(&clear, 4, 4),
+                            Err(_) => "****".to_string(),
+                        }
+                    } else {
+                        v.clone()
+                    };
+                    (k.clone(), shown)
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let state_code: String = row.try_get("state")?;
-        let state_detail: Option<String> = row.try_get("state_json")?;
-        let form: BTreeMap<String, String> = serde_json::from_str(&row.try_get::<String, _>("form_json")?).unwrap_or_default();
-        let app = Application {
-            bundle: row.try_get("subject")?,
-            state: parse_state(&state_code, state_detail.as_deref()),
-            steps,
-            materials: serde_json::from_str(&row.try_get::<String, _>("materials_json")?).unwrap_or_default(),
-            provided: serde_json::from_str(&row.try_get::<String, _>("provided_json")?).unwrap_or_default(),
-            correction_requested: row.try_get::<i64, _>("correction_requested")? == 1,
-            submitted_at: opt_ts(row.try_get("submitted_at")?),
-            accepted_at: opt_ts(row.try_get("accepted_at")?),
-            completed_at: opt_ts(row.try_get("completed_at")?),
-            delivered_at: opt_ts(row.try_get("delivered_at")?),
-        };
-        let form_masked = form
-            .iter()
-            .map(|(k, v)| {
-                let shown = if v.starts_with("aes256gcm:") {
-                    match self.pii().decrypt(v) {
-                        Ok(clear) if clear.len() == 11 => dadong_domain::crypto::mask_phone(&clear),
-                        Ok(clear) => dadong_domain::crypto::mask_middle(&clear, 4, 4),
-                        Err(_) => "****".to_string(),
-                    }
-                } else {
-                    v.clone()
-                };
-                (k.clone(), shown)
-            })
-            .collect();
-        let certificate_id: Option<String> = sqlx::query_scalar("SELECT id FROM certificates WHERE application_id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        Ok(StoredApplication {
-            id,
-            subject: row.try_get("subject")?,
-            kind: row.try_get("kind")?,
-            applicant_id: row.try_get("applicant_id")?,
-            company_code: row.try_get("company_code")?,
-            state: state_code,
-            app,
-            form_masked,
-            promised_days: row.try_get::<i64, _>("promised_days")?.try_into().unwrap_or(0),
-            created_at_ms: row.try_get("created_at")?,
-            updated_at_ms: row.try_get("updated_at")?,
-            certificate_id,
-        })
+                .collect();
+            out.insert(
+                id,
+                StoredApplication {
+                    id,
+                    subject: row.try_get("subject")?,
+                    kind: row.try_get("kind")?,
+                    applicant_id: row.try_get("applicant_id")?,
+                    company_code: row.try_get("company_code")?,
+                    state: state_code,
+                    app,
+                    form_masked,
+                    promised_days: row.try_get::<i64, _>("promised_days")?.try_into().unwrap_or(0),
+                    created_at_ms: row.try_get("created_at")?,
+                    updated_at_ms: row.try_get("updated_at")?,
+                    certificate_id: certificates.remove(&id),
+                },
+            );
+        }
+        Ok(out)
     }
 
     pub async fn application(&self, id: i64) -> Result<Option<StoredApplication>> {
@@ -956,8 +990,14 @@ impl Store {
     }
 
     /// Carries out several acts in one transaction (group commit: one durable write for all of
-    /// them), each under its own savepoint, so a refused act changes nothing and does not
-    /// disturb the others. The answers are in the order of the requests.
+    /// them). The answers are in the order of the requests, and a refused act changes nothing.
+    ///
+    /// The group is set-based: its applications are read (and on PostgreSQL locked) together,
+    /// each act is decided in memory in arrival order by `lifecycle::apply` (two acts on one
+    /// application follow each other), and the group's changes are written with a handful of
+    /// statements whatever its size. Should the database refuse the group (a constraint, a lost
+    /// connection), it is rolled back and carried out again one act at a time, each under its
+    /// own savepoint, so that one act's failure does not fail the others.
     pub async fn act_on_applications(&self, requests: Vec<ActRequest>, calendar: &WorkCalendar) -> Vec<Result<StoredApplication>> {
         let fail_all = |e: StoreError, n: usize| (0..n).map(|_| Err(StoreError::Conflict(format!("not carried out: {e}")))).collect::<Vec<_>>();
         // The key is read (or made, in its own transaction) before this one takes the write lock.
@@ -969,190 +1009,247 @@ impl Store {
         } else {
             None
         };
+        let grouped = async {
+            let mut tx = self.begin_write().await?;
+            let outcomes = self.act_group(&mut tx, key.as_ref(), &requests, calendar).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(outcomes)
+        };
+        match grouped.await {
+            Ok(outcomes) => return outcomes,
+            Err(e) if requests.len() > 1 => tracing::warn!(error = %e, acts = requests.len(), "group of acts refused by the database; carrying them out one by one"),
+            Err(e) => return vec![Err(e)],
+        }
         let mut tx = match self.begin_write().await {
             Ok(tx) => tx,
             Err(e) => return fail_all(e, requests.len()),
         };
         let mut outcomes: Vec<Result<StoredApplication>> = Vec::with_capacity(requests.len());
         for r in &requests {
-            let step = async {
+            let one = async {
                 sqlx::query("SAVEPOINT act").execute(&mut *tx).await?;
-                let result = self.act_in(&mut tx, key.as_ref(), r, calendar).await;
-                let end = if result.is_ok() {
-                    "RELEASE SAVEPOINT act"
-                } else {
-                    "ROLLBACK TO SAVEPOINT act"
+                let result = match self.act_group(&mut tx, key.as_ref(), std::slice::from_ref(r), calendar).await {
+                    Ok(mut answers) => answers.pop().unwrap_or_else(|| Err(StoreError::Conflict("no answer".into()))),
+                    Err(e) => Err(e),
                 };
-                sqlx::query(end).execute(&mut *tx).await?;
                 if result.is_err() {
-                    sqlx::query("RELEASE SAVEPOINT act").execute(&mut *tx).await?;
+                    sqlx::query("ROLLBACK TO SAVEPOINT act").execute(&mut *tx).await?;
                 }
+                sqlx::query("RELEASE SAVEPOINT act").execute(&mut *tx).await?;
                 result
             };
-            outcomes.push(step.await);
+            outcomes.push(one.await);
         }
         if let Err(e) = tx.commit().await {
-            let e = StoreError::from(e);
-            return fail_all(e, requests.len());
+            return fail_all(StoreError::from(e), requests.len());
         }
         outcomes
     }
 
-    async fn act_in(&self, tx: &mut AnyConnection, key: Option<&CertificateKey>, request: &ActRequest, calendar: &WorkCalendar) -> Result<StoredApplication> {
-        let ActRequest {
-            actor,
-            acting,
-            application_id,
-            act,
-            now,
-            public_url,
-        } = request;
-        let (actor, application_id, now) = (actor, *application_id, *now);
-        let act = act.clone();
-        let stored = self.load_application(tx, application_id, true).await?;
-        let name = act.name();
-        let event = match (&act, acting) {
-            (Act::Submit, Acting::Applicant(user)) if *user == stored.applicant_id => {
-                let provided: BTreeSet<String> = sqlx::query_scalar("SELECT DISTINCT material_code FROM uploads WHERE application_id = $1")
-                    .bind(application_id)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .collect();
-                Event::Submit { materials: provided }
-            }
-            (Act::Submit, _) => return Err(StoreError::NotFound(format!("application {application_id}"))),
-            (Act::Accept | Act::NotAccept { .. } | Act::RequestCorrection { .. } | Act::Deliver, Acting::Clerk { department, .. })
-                if department == HALL_DEPARTMENT =>
+    /// Decides `requests` in order against their applications and writes the outcome inside
+    /// `tx`. The outer error is the database's (the caller rolls back); the inner ones are the
+    /// refused acts, which wrote nothing.
+    async fn act_group(
+        &self,
+        tx: &mut AnyConnection,
+        key: Option<&CertificateKey>,
+        requests: &[ActRequest],
+        calendar: &WorkCalendar,
+    ) -> Result<Vec<Result<StoredApplication>>> {
+        let mut ids: Vec<i64> = requests.iter().map(|r| r.application_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut apps = self.load_applications(tx, &ids, true).await?;
+        let before: BTreeMap<i64, Vec<Step>> = apps.iter().map(|(id, a)| (*id, a.app.steps.clone())).collect();
+        let mut submitting: Vec<i64> = requests
+            .iter()
+            .filter(|r| r.act == Act::Submit && apps.contains_key(&r.application_id))
+            .map(|r| r.application_id)
+            .collect();
+        submitting.dedup();
+        let mut uploaded: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+        if !submitting.is_empty() {
+            let sql = format!(
+                "SELECT DISTINCT application_id, material_code FROM uploads WHERE application_id IN ({})",
+                ids_from_json(self.backend(), 1)
+            );
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(serde_json::to_string(&submitting).unwrap_or_default())
+                .fetch_all(&mut *tx)
+                .await?
             {
-                match act.clone() {
-                    Act::Accept => Event::Accept,
-                    Act::NotAccept { reason } => Event::NotAccept {
-                        reason: text_ok("reason", &reason)?,
-                    },
-                    Act::RequestCorrection { items } => Event::RequestCorrection {
-                        items: items.iter().map(|i| text_ok("items", i)).collect::<Result<_>>()?,
-                    },
-                    _ => Event::Deliver,
+                uploaded.entry(r.try_get(0)?).or_default().insert(r.try_get(1)?);
+            }
+        }
+        let none = BTreeSet::new();
+        let mut notices: Vec<Value> = Vec::new();
+        let mut records: Vec<audit::NewRecord> = Vec::new();
+        let mut clerks: BTreeMap<(i64, String), i64> = BTreeMap::new();
+        let mut touched: BTreeSet<i64> = BTreeSet::new();
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for request in requests {
+            let id = request.application_id;
+            let Some(stored) = apps.get(&id) else {
+                outcomes.push(Err(StoreError::NotFound(format!("application {id}"))));
+                continue;
+            };
+            let transition = event_for(stored, request, uploaded.get(&id).unwrap_or(&none))
+                .and_then(|event| lifecycle::apply(&stored.app, event, request.now, calendar).map_err(lifecycle_error));
+            let transition = match transition {
+                Ok(t) => t,
+                Err(e) => {
+                    outcomes.push(Err(e));
+                    continue;
+                }
+            };
+            let at = ms(request.now);
+            // The licence, when this completes the step that produces it.
+            let mut issued: Option<String> = None;
+            if let Act::CompleteStep { step } = &request.act
+                && stored.kind == "bundle"
+            {
+                let bundle = self.bundle_on(&mut *tx, &stored.subject).await?;
+                let produces = bundle
+                    .as_ref()
+                    .and_then(|b| b.steps().iter().find(|s| &s.id == step).map(|s| s.produces.iter().any(|p| p == LICENCE_MATERIAL)))
+                    .unwrap_or(false);
+                if produces && let (Some(bundle), Some(key)) = (bundle, key) {
+                    let (certificate, record) = self
+                        .issue_licence(tx, &request.actor, key, stored, &bundle, step, request.now, &request.public_url)
+                        .await?;
+                    records.push(record);
+                    issued = Some(certificate);
                 }
             }
-            (Act::Accept | Act::NotAccept { .. } | Act::RequestCorrection { .. } | Act::Deliver, _) => {
-                return Err(StoreError::invalid(
-                    "department",
-                    format!("only the service hall ({HALL_DEPARTMENT}) can {}", name.replace('_', " ")),
-                ));
+            let next = &transition.application;
+            if let Acting::Clerk { user_id, .. } = &request.acting {
+                for (old, new) in stored.app.steps.iter().zip(&next.steps) {
+                    if old.started_at != new.started_at || old.finished_at != new.finished_at {
+                        clerks.insert((id, new.id.clone()), *user_id);
+                    }
+                }
             }
-            (Act::StartStep { step } | Act::CompleteStep { step } | Act::RefuseStep { step, .. }, Acting::Clerk { department, .. }) => match act.clone() {
-                Act::StartStep { .. } => Event::StartStep {
-                    step: step.clone(),
-                    department: department.clone(),
-                },
-                Act::CompleteStep { .. } => Event::CompleteStep {
-                    step: step.clone(),
-                    department: department.clone(),
-                },
-                Act::RefuseStep { reason, .. } => Event::RefuseStep {
-                    step: step.clone(),
-                    department: department.clone(),
-                    reason: text_ok("reason", &reason)?,
-                },
-                _ => unreachable!("matched above"),
-            },
-            (_, Acting::Applicant(_)) => return Err(StoreError::invalid("role", "only a department's clerk can act on a step")),
-        };
-        let transition = lifecycle::apply(&stored.app, event, now, calendar).map_err(lifecycle_error)?;
-        let next = &transition.application;
-        let at = ms(now);
+            for effect in &transition.effects {
+                if let Effect::Notify { to, notice } = effect {
+                    let (user, department) = match to {
+                        Recipient::Applicant => (Some(stored.applicant_id), None),
+                        Recipient::Hall => (None, Some(HALL_DEPARTMENT.to_string())),
+                        Recipient::Department(d) => (None, Some(d.clone())),
+                    };
+                    let (kind, body) = notice_json(notice);
+                    notices.push(json!({"user_id": user, "department_code": department, "kind": kind, "body_json": body.to_string(), "application_id": id, "created_at": at}));
+                }
+            }
+            let step = match &request.act {
+                Act::StartStep { step } | Act::CompleteStep { step } | Act::RefuseStep { step, .. } => Some(step.clone()),
+                _ => None,
+            };
+            records.push(audit::NewRecord {
+                actor: request.actor.clone(),
+                action: format!("services.application.{}", request.act.name()),
+                object: format!("application:{id}"),
+                before: Some(json!({ "state": stored.app.state.code() })),
+                after: Some(json!({ "state": next.state.code(), "step": step, "certificate": issued, "detail": state_json(&next.state) })),
+            });
+            let stored = apps.get_mut(&id).expect("read above");
+            stored.state = transition.application.state.code().to_string();
+            stored.app = transition.application;
+            stored.updated_at_ms = at;
+            stored.certificate_id = stored.certificate_id.take().or(issued);
+            touched.insert(id);
+            outcomes.push(Ok(stored.clone()));
+        }
+        self.write_acted(tx, &apps, &before, &touched, &clerks, &notices).await?;
+        audit::append_many(&mut *tx, self.backend(), &records).await?;
+        Ok(outcomes)
+    }
 
-        // The licence, when this completes the step that produces it.
-        let mut issued: Option<String> = None;
-        if let Act::CompleteStep { step } = &act
-            && stored.kind == "bundle"
-        {
-            let bundle = self.bundle_on(&mut *tx, &stored.subject).await?;
-            let produces = bundle
-                .as_ref()
-                .and_then(|b| {
-                    b.steps()
-                        .iter()
-                        .find(|s| &s.id == step)
-                        .map(|s| s.produces.contains(&LICENCE_MATERIAL.to_string()))
-                })
-                .unwrap_or(false);
-            if produces && let (Some(bundle), Some(key)) = (bundle, key) {
-                issued = Some(self.issue_licence(tx, actor, key, &stored, &bundle, step, now, public_url).await?);
+    /// Writes the acted applications' new state and changed steps, and the group's notices:
+    /// one statement each, the rows passed as one JSON parameter.
+    async fn write_acted(
+        &self,
+        tx: &mut AnyConnection,
+        apps: &BTreeMap<i64, StoredApplication>,
+        before: &BTreeMap<i64, Vec<Step>>,
+        touched: &BTreeSet<i64>,
+        clerks: &BTreeMap<(i64, String), i64>,
+        notices: &[Value],
+    ) -> Result<()> {
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let mut app_rows = Vec::with_capacity(touched.len());
+        let mut step_rows = Vec::new();
+        for id in touched {
+            let a = &apps[id];
+            let next = &a.app;
+            app_rows.push(json!({
+                "id": id, "state": next.state.code(), "state_json": state_json(&next.state),
+                "provided_json": serde_json::to_string(&next.provided).unwrap_or_default(),
+                "correction_requested": i64::from(next.correction_requested),
+                "submitted_at": next.submitted_at.map(ms), "accepted_at": next.accepted_at.map(ms),
+                "completed_at": next.completed_at.map(ms), "delivered_at": next.delivered_at.map(ms),
+                "updated_at": a.updated_at_ms,
+            }));
+            for (old, new) in before[id].iter().zip(&next.steps) {
+                if old == new {
+                    continue;
+                }
+                step_rows.push(json!({
+                    "application_id": id, "step_id": new.id, "state": new.state.code(), "reason": step_reason(&new.state),
+                    "ready_at": new.ready_at.map(ms), "deadline_at": new.deadline.map(ms),
+                    "started_at": new.started_at.map(ms), "finished_at": new.finished_at.map(ms),
+                    "clerk": clerks.get(&(*id, new.id.clone())),
+                }));
             }
         }
-
-        sqlx::query(
-            "UPDATE applications SET state = $1, state_json = $2, provided_json = $3, correction_requested = $4, submitted_at = $5, accepted_at = $6, completed_at = $7, delivered_at = $8, updated_at = $9 WHERE id = $10",
-        )
-        .bind(next.state.code())
-        .bind(state_json(&next.state))
-        .bind(serde_json::to_string(&next.provided).unwrap_or_default())
-        .bind(i64::from(next.correction_requested))
-        .bind(next.submitted_at.map(ms))
-        .bind(next.accepted_at.map(ms))
-        .bind(next.completed_at.map(ms))
-        .bind(next.delivered_at.map(ms))
-        .bind(at)
-        .bind(application_id)
-        .execute(&mut *tx)
-        .await?;
-        let clerk = match acting {
-            Acting::Clerk { user_id, .. } => Some(*user_id),
-            Acting::Applicant(_) => None,
+        let (apps_sql, steps_sql, notices_sql) = match self.backend() {
+            Backend::Sqlite => (
+                "UPDATE applications SET state = t.state, state_json = t.state_json, provided_json = t.provided_json, correction_requested = t.correction_requested, \
+                 submitted_at = t.submitted_at, accepted_at = t.accepted_at, completed_at = t.completed_at, delivered_at = t.delivered_at, updated_at = t.updated_at \
+                 FROM (SELECT value ->> '$.id' AS id, value ->> '$.state' AS state, value ->> '$.state_json' AS state_json, value ->> '$.provided_json' AS provided_json, \
+                 value ->> '$.correction_requested' AS correction_requested, value ->> '$.submitted_at' AS submitted_at, value ->> '$.accepted_at' AS accepted_at, \
+                 value ->> '$.completed_at' AS completed_at, value ->> '$.delivered_at' AS delivered_at, value ->> '$.updated_at' AS updated_at FROM json_each($1)) AS t \
+                 WHERE applications.id = t.id",
+                "UPDATE application_steps SET state = t.state, reason = t.reason, ready_at = t.ready_at, deadline_at = t.deadline_at, started_at = t.started_at, \
+                 finished_at = t.finished_at, clerk_id = COALESCE(t.clerk, application_steps.clerk_id) \
+                 FROM (SELECT value ->> '$.application_id' AS application_id, value ->> '$.step_id' AS step_id, value ->> '$.state' AS state, value ->> '$.reason' AS reason, \
+                 value ->> '$.ready_at' AS ready_at, value ->> '$.deadline_at' AS deadline_at, value ->> '$.started_at' AS started_at, \
+                 value ->> '$.finished_at' AS finished_at, value ->> '$.clerk' AS clerk FROM json_each($1)) AS t \
+                 WHERE application_steps.application_id = t.application_id AND application_steps.step_id = t.step_id",
+                "INSERT INTO notifications (user_id, department_code, channel, kind, body_json, application_id, created_at, sent_at) \
+                 SELECT value ->> '$.user_id', value ->> '$.department_code', 'in_app', value ->> '$.kind', value ->> '$.body_json', value ->> '$.application_id', \
+                 value ->> '$.created_at', value ->> '$.created_at' FROM json_each($1)",
+            ),
+            Backend::Postgres => (
+                "UPDATE applications AS a SET state = t.state, state_json = t.state_json, provided_json = t.provided_json, correction_requested = t.correction_requested, \
+                 submitted_at = t.submitted_at, accepted_at = t.accepted_at, completed_at = t.completed_at, delivered_at = t.delivered_at, updated_at = t.updated_at \
+                 FROM json_to_recordset(CAST($1 AS json)) AS t(id bigint, state text, state_json text, provided_json text, correction_requested bigint, \
+                 submitted_at bigint, accepted_at bigint, completed_at bigint, delivered_at bigint, updated_at bigint) WHERE a.id = t.id",
+                "UPDATE application_steps AS s SET state = t.state, reason = t.reason, ready_at = t.ready_at, deadline_at = t.deadline_at, started_at = t.started_at, \
+                 finished_at = t.finished_at, clerk_id = COALESCE(t.clerk, s.clerk_id) \
+                 FROM json_to_recordset(CAST($1 AS json)) AS t(application_id bigint, step_id text, state text, reason text, ready_at bigint, deadline_at bigint, \
+                 started_at bigint, finished_at bigint, clerk bigint) WHERE s.application_id = t.application_id AND s.step_id = t.step_id",
+                "INSERT INTO notifications (user_id, department_code, channel, kind, body_json, application_id, created_at, sent_at) \
+                 SELECT t.user_id, t.department_code, 'in_app', t.kind, t.body_json, t.application_id, t.created_at, t.created_at \
+                 FROM json_to_recordset(CAST($1 AS json)) AS t(user_id bigint, department_code text, kind text, body_json text, application_id bigint, created_at bigint)",
+            ),
         };
-        for (old, new) in stored.app.steps.iter().zip(&next.steps) {
-            if old == new {
-                continue;
-            }
-            sqlx::query(
-                "UPDATE application_steps SET state = $1, reason = $2, ready_at = $3, deadline_at = $4, started_at = $5, finished_at = $6, clerk_id = COALESCE($7, clerk_id) WHERE application_id = $8 AND step_id = $9",
-            )
-            .bind(new.state.code())
-            .bind(step_reason(&new.state))
-            .bind(new.ready_at.map(ms))
-            .bind(new.deadline.map(ms))
-            .bind(new.started_at.map(ms))
-            .bind(new.finished_at.map(ms))
-            .bind(if old.started_at != new.started_at || old.finished_at != new.finished_at { clerk } else { None })
-            .bind(application_id)
-            .bind(&new.id)
-            .execute(&mut *tx)
-            .await?;
+        let updated = sqlx::query(apps_sql).bind(Value::Array(app_rows).to_string()).execute(&mut *tx).await?;
+        if updated.rows_affected() != touched.len() as u64 {
+            return Err(StoreError::Conflict(format!(
+                "{} of {} applications were written",
+                updated.rows_affected(),
+                touched.len()
+            )));
         }
-        for effect in &transition.effects {
-            if let Effect::Notify { to, notice } = effect {
-                let (user, department) = match to {
-                    Recipient::Applicant => (Some(stored.applicant_id), None),
-                    Recipient::Hall => (None, Some(HALL_DEPARTMENT.to_string())),
-                    Recipient::Department(d) => (None, Some(d.clone())),
-                };
-                let (kind, body) = notice_json(notice);
-                notify(&mut *tx, user, department.as_deref(), kind, &body, Some(application_id), at).await?;
-            }
+        if !step_rows.is_empty() {
+            sqlx::query(steps_sql).bind(Value::Array(step_rows).to_string()).execute(&mut *tx).await?;
         }
-        let step = match &act {
-            Act::StartStep { step } | Act::CompleteStep { step } | Act::RefuseStep { step, .. } => Some(step.clone()),
-            _ => None,
-        };
-        audit::append(
-            &mut *tx,
-            self.backend(),
-            actor,
-            &format!("services.application.{name}"),
-            &format!("application:{application_id}"),
-            Some(&json!({ "state": stored.app.state.code() })),
-            Some(&json!({ "state": next.state.code(), "step": step, "certificate": issued, "detail": state_json(&next.state) })),
-        )
-        .await?;
-        let mut answer = stored;
-        answer.state = next.state.code().to_string();
-        answer.app = transition.application;
-        answer.updated_at_ms = at;
-        answer.certificate_id = answer.certificate_id.or(issued);
-        Ok(answer)
+        if !notices.is_empty() {
+            sqlx::query(notices_sql).bind(Value::Array(notices.to_vec()).to_string()).execute(&mut *tx).await?;
+        }
+        Ok(())
     }
 
     /// The platform's certificate key, created on first use and kept in the settings table,
@@ -1206,7 +1303,7 @@ impl Store {
         step: &str,
         now: Timestamp,
         public_url: &str,
-    ) -> Result<String> {
+    ) -> Result<(String, audit::NewRecord)> {
         let matter = bundle.steps().iter().find(|s| s.id == step).map(|s| s.matter.clone()).unwrap_or_default();
         let mut form: BTreeMap<String, String> = serde_json::from_str(
             &sqlx::query_scalar::<_, String>("SELECT form_json FROM applications WHERE id = $1")
@@ -1293,17 +1390,14 @@ impl Store {
             .bind(stored.id)
             .execute(&mut *conn)
             .await?;
-        audit::append(
-            &mut *conn,
-            self.backend(),
-            actor,
-            "services.certificate.issue",
-            &format!("certificate:{id}"),
-            None,
-            Some(&json!({ "application": stored.id, "credit_code": licence.credit_code, "name": licence.name, "sha256": sha })),
-        )
-        .await?;
-        Ok(id)
+        let record = audit::NewRecord {
+            actor: actor.clone(),
+            action: "services.certificate.issue".into(),
+            object: format!("certificate:{id}"),
+            before: None,
+            after: Some(json!({ "application": stored.id, "credit_code": licence.credit_code, "name": licence.name, "sha256": sha })),
+        };
+        Ok((id, record))
     }
 
     async fn certificate_info_from(&self, row: &sqlx::any::AnyRow) -> Result<CertificateInfo> {
@@ -1533,13 +1627,12 @@ impl Store {
     }
 
     pub async fn mark_sent(&self, ids: &[i64], now: Timestamp) -> Result<()> {
-        for id in ids {
-            sqlx::query("UPDATE notifications SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL")
-                .bind(ms(now))
-                .bind(id)
-                .execute(self.pool())
-                .await?;
-        }
+        let sql = format!("UPDATE notifications SET sent_at = $1 WHERE sent_at IS NULL AND id IN ({})", ids_from_json(self.backend(), 2));
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(now))
+            .bind(serde_json::to_string(ids).unwrap_or_default())
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -1717,19 +1810,35 @@ impl Store {
     // -----------------------------------------------------------------------------------------
     // Figures
 
+    /// The catalog's counts in one statement: matters, those fully online, bundles, and the
+    /// distinct matters the bundles compose.
+    pub async fn catalog_counts(&self) -> Result<CatalogCounts> {
+        let r = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM matters), (SELECT COUNT(*) FROM matters WHERE level = 'full_online'),
+                    (SELECT COUNT(*) FROM bundles), (SELECT COUNT(DISTINCT matter_code) FROM bundle_matters)",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        let (matters, fully_online) = (r.try_get(0)?, r.try_get(1)?);
+        Ok(CatalogCounts {
+            matters,
+            fully_online,
+            fully_online_pct: dadong_domain::money::share_pct(i128::from(fully_online), i128::from(matters)),
+            bundles: r.try_get(2)?,
+            bundled_matters: r.try_get(3)?,
+        })
+    }
+
     /// The services figures for applications submitted in `[from, to)`; `overdue` counts those
     /// still open and past a step's deadline at `to`.
     pub async fn services_figures(&self, from: Timestamp, to: Timestamp, calendar: &WorkCalendar) -> Result<ServicesFigures> {
         let (from_ms, to_ms) = (ms(from), ms(to));
+        let catalog = self.catalog_counts().await?;
         let mut f = ServicesFigures {
-            matters: sqlx::query_scalar("SELECT COUNT(*) FROM matters").fetch_one(self.pool()).await?,
-            fully_online: sqlx::query_scalar("SELECT COUNT(*) FROM matters WHERE level = 'full_online'")
-                .fetch_one(self.pool())
-                .await?,
-            bundles: sqlx::query_scalar("SELECT COUNT(*) FROM bundles").fetch_one(self.pool()).await?,
-            bundled_matters: sqlx::query_scalar("SELECT COUNT(DISTINCT matter_code) FROM bundle_matters")
-                .fetch_one(self.pool())
-                .await?,
+            matters: catalog.matters,
+            fully_online: catalog.fully_online,
+            bundles: catalog.bundles,
+            bundled_matters: catalog.bundled_matters,
             ..Default::default()
         };
         f.fully_online_pct = dadong_domain::money::share_pct(f.fully_online.into(), f.matters.into());
@@ -1794,7 +1903,8 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         let rows = sqlx::query(
-            "SELECT r.department_code, COUNT(*) AS n, CAST(SUM(r.level) AS BIGINT) AS total, CAST(SUM(CASE WHEN r.level >= 4 THEN 1 ELSE 0 END) AS BIGINT) AS good
+            "SELECT r.department_code, COUNT(*) AS n, CAST(SUM(r.level) AS BIGINT) AS total, CAST(SUM(CASE WHEN r.level >= 4 THEN 1 ELSE 0 END) AS BIGINT) AS good,
+                    (SELECT COUNT(*) FROM rectifications x WHERE x.department_code = r.department_code AND x.answered_at IS NULL) AS open
              FROM ratings r WHERE r.rated_at >= $1 AND r.rated_at < $2 GROUP BY r.department_code ORDER BY r.department_code",
         )
         .bind(from_ms)
@@ -1806,10 +1916,7 @@ impl Store {
             let n: i64 = r.try_get("n")?;
             let total: i64 = r.try_get("total")?;
             let good: i64 = r.try_get("good")?;
-            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rectifications WHERE department_code = $1 AND answered_at IS NULL")
-                .bind(&department)
-                .fetch_one(self.pool())
-                .await?;
+            let open: i64 = r.try_get("open")?;
             f.ratings.push(DepartmentRating {
                 department,
                 ratings: n,
@@ -1820,6 +1927,60 @@ impl Store {
         }
         Ok(f)
     }
+}
+
+/// The id set of a JSON array parameter `$n`, for `... IN (<this>)`: one statement text
+/// whatever the number of ids, so its prepared plan is reused.
+pub(crate) fn ids_from_json(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each(${n})"),
+        Backend::Postgres => format!("SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(${n} AS json))"),
+    }
+}
+
+/// The lifecycle event that `request` asks of `stored`, if the one acting may ask it;
+/// `uploaded` is the materials handed in so far (read for a submission).
+fn event_for(stored: &StoredApplication, request: &ActRequest, uploaded: &BTreeSet<String>) -> Result<Event> {
+    let application_id = stored.id;
+    let name = request.act.name();
+    Ok(match (&request.act, &request.acting) {
+        (Act::Submit, Acting::Applicant(user)) if *user == stored.applicant_id => Event::Submit { materials: uploaded.clone() },
+        (Act::Submit, _) => return Err(StoreError::NotFound(format!("application {application_id}"))),
+        (Act::Accept | Act::NotAccept { .. } | Act::RequestCorrection { .. } | Act::Deliver, Acting::Clerk { department, .. })
+            if department == HALL_DEPARTMENT =>
+        {
+            match &request.act {
+                Act::Accept => Event::Accept,
+                Act::NotAccept { reason } => Event::NotAccept {
+                    reason: text_ok("reason", reason)?,
+                },
+                Act::RequestCorrection { items } => Event::RequestCorrection {
+                    items: items.iter().map(|i| text_ok("items", i)).collect::<Result<_>>()?,
+                },
+                _ => Event::Deliver,
+            }
+        }
+        (Act::Accept | Act::NotAccept { .. } | Act::RequestCorrection { .. } | Act::Deliver, _) => {
+            return Err(StoreError::invalid(
+                "department",
+                format!("only the service hall ({HALL_DEPARTMENT}) can {}", name.replace('_', " ")),
+            ));
+        }
+        (Act::StartStep { step }, Acting::Clerk { department, .. }) => Event::StartStep {
+            step: step.clone(),
+            department: department.clone(),
+        },
+        (Act::CompleteStep { step }, Acting::Clerk { department, .. }) => Event::CompleteStep {
+            step: step.clone(),
+            department: department.clone(),
+        },
+        (Act::RefuseStep { step, reason }, Acting::Clerk { department, .. }) => Event::RefuseStep {
+            step: step.clone(),
+            department: department.clone(),
+            reason: text_ok("reason", reason)?,
+        },
+        (_, Acting::Applicant(_)) => return Err(StoreError::invalid("role", "only a department's clerk can act on a step")),
+    })
 }
 
 async fn notify(

@@ -53,7 +53,7 @@ fn calendar() -> &'static WorkCalendar {
 /// The code of the department a user works in.
 async fn department_code(state: &AppState, p: &Principal) -> Option<String> {
     let id = p.user.department_id?;
-    state.store.departments().await.ok()?.into_iter().find(|d| d.id == id).map(|d| d.code)
+    state.store.department(id).await.ok()?.map(|d| d.code)
 }
 
 fn acting(p: &Principal, department: Option<String>) -> Acting {
@@ -152,11 +152,7 @@ pub struct ServicesPage {
 
 pub async fn services_home(State(state): State<AppState>, Signed(p, lang): Signed) -> PageResult {
     let t = T::new(lang);
-    let f = state
-        .store
-        .services_figures(jiff::Timestamp::UNIX_EPOCH, jiff::Timestamp::UNIX_EPOCH, calendar())
-        .await
-        .map_err(store_error(lang))?;
+    let f = state.store.catalog_counts().await.map_err(store_error(lang))?;
     let bundles = bundle_lines(&state, lang).await?;
     let page = ServicesPage {
         t,
