@@ -186,6 +186,10 @@ enum BenchCommand {
         /// Applications submitted in the timed run.
         #[arg(long, default_value_t = 2_000)]
         count: usize,
+        /// Applicants submitting at once, each waiting for its answers before its next act
+        /// (a hall's window opening: many at once).
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
         /// Print the figures as one line of JSON on standard output too.
         #[arg(long)]
         json: bool,
@@ -327,9 +331,14 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             economy::bench_bulletin(&store, province, json).await?;
             Ok(ok)
         }
-        Command::Bench(BenchCommand::Services { stored, count, json }) => {
+        Command::Bench(BenchCommand::Services {
+            stored,
+            count,
+            concurrency,
+            json,
+        }) => {
             let store = cli.store.open().await?;
-            services::bench(&store, stored, count, json).await?;
+            services::bench(&store, stored, count, concurrency.max(1), json).await?;
             Ok(ok)
         }
         Command::Verify { file } => {

@@ -124,7 +124,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// `dadong bench services`: with `stored` applications in the store (generated when fewer),
 /// bundle applications submitted and fanned out to their departments per second, and the
 /// market clerk's queue page p95 over HTTP on loopback.
-pub async fn bench(store: &Store, stored: i64, count: usize, json: bool) -> Result<()> {
+pub async fn bench(store: &Store, stored: i64, count: usize, concurrency: usize, json: bool) -> Result<()> {
     let (applicant, hall, market) = prepare(store).await?;
     let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications").fetch_one(store.pool()).await?;
     if have < stored {
@@ -158,7 +158,6 @@ pub async fn bench(store: &Store, stored: i64, count: usize, json: bool) -> Resu
     let draft_s = prepare_started.elapsed().as_secs_f64();
 
     // Timed: submit and accept (the fan-out to the departments), concurrently.
-    let concurrency = 64;
     let started = Instant::now();
     let chunks: Vec<Vec<i64>> = drafts.chunks(count.div_ceil(concurrency).max(1)).map(|c| c.to_vec()).collect();
     let mut tasks = Vec::new();
@@ -245,6 +244,7 @@ pub async fn bench(store: &Store, stored: i64, count: usize, json: bool) -> Resu
                 "queue_page_p50_ms": (p50 * 10.0).round() / 10.0,
                 "queue_page_p95_ms": (p95 * 10.0).round() / 10.0,
                 "queue_open_steps": queue_rows,
+                "concurrency": concurrency,
             })
         );
     }

@@ -117,6 +117,7 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
             "the store already holds users; the demo loads only into an empty store".into(),
         ));
     }
+    let started = std::time::Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let actor = Actor::Cli("demo".into());
     for (code, zh, en) in DEPARTMENTS {
@@ -188,18 +189,29 @@ pub async fn load(store: &Store, seed: u64) -> Result<DemoSummary> {
         });
         users.push((role, user));
     }
-    let economy = economy::load(store, &mut rng, &economy::ARTICLE).await?;
-    let services = services::load(store, &mut rng, &services::ARTICLE, &applicants, jiff::Timestamp::now()).await?;
-    // Issue 6: the enterprise service, on the clock of the moment the demo is built.
-    let started = std::time::Instant::now();
-    let service = appeals::load(store, &mut rng, &users, company.as_str(), jiff::Timestamp::now()).await?;
     tracing::info!(
         ms = started.elapsed().as_millis() as u64,
+        users = users.len(),
+        "demo departments and users made"
+    );
+    let phase = std::time::Instant::now();
+    let economy = economy::load(store, &mut rng, &economy::ARTICLE).await?;
+    tracing::info!(ms = phase.elapsed().as_millis() as u64, "demo economy loaded");
+    let phase = std::time::Instant::now();
+    let services = services::load(store, &mut rng, &services::ARTICLE, &applicants, jiff::Timestamp::now()).await?;
+    tracing::info!(ms = phase.elapsed().as_millis() as u64, "demo services loaded");
+    // Issue 6: the enterprise service, on the clock of the moment the demo is built.
+    let phase = std::time::Instant::now();
+    let service = appeals::load(store, &mut rng, &users, company.as_str(), jiff::Timestamp::now()).await?;
+    tracing::info!(
+        ms = phase.elapsed().as_millis() as u64,
         appeals = service.appeals,
         visits = service.visits,
         "demo enterprise service loaded"
     );
+    let phase = std::time::Instant::now();
     let vouchers = vouchers::load(store, &mut rng, &actor, merchant_user, shop.as_str(), citizen_user).await?;
+    tracing::info!(ms = phase.elapsed().as_millis() as u64, "demo vouchers loaded");
     Ok(DemoSummary {
         seed,
         departments: DEPARTMENTS.len(),

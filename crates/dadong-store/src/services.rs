@@ -1017,7 +1017,9 @@ impl Store {
         };
         match grouped.await {
             Ok(outcomes) => return outcomes,
-            Err(e) if requests.len() > 1 => tracing::warn!(error = %e, acts = requests.len(), "group of acts refused by the database; carrying them out one by one"),
+            Err(e) if requests.len() > 1 => {
+                tracing::warn!(error = %e, acts = requests.len(), "group of acts refused by the database; carrying them out one by one")
+            }
             Err(e) => return vec![Err(e)],
         }
         let mut tx = match self.begin_write().await {
@@ -1111,7 +1113,12 @@ impl Store {
                 let bundle = self.bundle_on(&mut *tx, &stored.subject).await?;
                 let produces = bundle
                     .as_ref()
-                    .and_then(|b| b.steps().iter().find(|s| &s.id == step).map(|s| s.produces.iter().any(|p| p == LICENCE_MATERIAL)))
+                    .and_then(|b| {
+                        b.steps()
+                            .iter()
+                            .find(|s| &s.id == step)
+                            .map(|s| s.produces.iter().any(|p| p == LICENCE_MATERIAL))
+                    })
                     .unwrap_or(false);
                 if produces && let (Some(bundle), Some(key)) = (bundle, key) {
                     let (certificate, record) = self
@@ -1247,7 +1254,10 @@ impl Store {
             sqlx::query(steps_sql).bind(Value::Array(step_rows).to_string()).execute(&mut *tx).await?;
         }
         if !notices.is_empty() {
-            sqlx::query(notices_sql).bind(Value::Array(notices.to_vec()).to_string()).execute(&mut *tx).await?;
+            sqlx::query(notices_sql)
+                .bind(Value::Array(notices.to_vec()).to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         Ok(())
     }
@@ -1627,7 +1637,10 @@ impl Store {
     }
 
     pub async fn mark_sent(&self, ids: &[i64], now: Timestamp) -> Result<()> {
-        let sql = format!("UPDATE notifications SET sent_at = $1 WHERE sent_at IS NULL AND id IN ({})", ids_from_json(self.backend(), 2));
+        let sql = format!(
+            "UPDATE notifications SET sent_at = $1 WHERE sent_at IS NULL AND id IN ({})",
+            ids_from_json(self.backend(), 2)
+        );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(ms(now))
             .bind(serde_json::to_string(ids).unwrap_or_default())
