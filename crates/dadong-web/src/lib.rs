@@ -17,6 +17,7 @@ pub mod i18n;
 pub mod pages;
 pub mod policy;
 pub mod services;
+pub mod services_api;
 pub mod templates;
 pub mod vouchers;
 pub mod vouchers_api;
@@ -176,6 +177,23 @@ pub fn routes() -> Vec<RouteSpec> {
         r(M::POST, "/services/admin/bundles", ManageServices, post(services::admin_bundle)),
         r(M::POST, "/services/admin/catalog", ManageServices, upload_route(post(services::admin_catalog))),
         r(M::GET, "/notifications", SignedIn, get(services::notifications)),
+        r(M::GET, "/api/v1/services/matters", SignedIn, get(services_api::matters)),
+        r(M::GET, "/api/v1/services/bundles", SignedIn, get(services_api::bundles)),
+        r(M::POST, "/api/v1/services/bundles", ManageServices, post(services_api::define_bundle)),
+        r(M::GET, "/api/v1/services/applications", ApplyServices, get(services_api::mine)),
+        r(M::POST, "/api/v1/services/applications", ApplyServices, post(services_api::apply)),
+        r(M::GET, "/api/v1/services/applications/{id}", SignedIn, get(services_api::detail)),
+        r(
+            M::POST,
+            "/api/v1/services/applications/{id}/materials",
+            ApplyServices,
+            post(services_api::material).layer(DefaultBodyLimit::max(services_api::MATERIAL_REQUEST_MAX_BYTES)),
+        ),
+        r(M::POST, "/api/v1/services/applications/{id}/act", SignedIn, post(services_api::act)),
+        r(M::POST, "/api/v1/services/applications/{id}/ratings", ApplyServices, post(services_api::rate)),
+        r(M::GET, "/api/v1/services/queue", WorkServices, get(services_api::queue)),
+        r(M::GET, "/api/v1/services/figures", ViewServiceFigures, get(services_api::figures)),
+        r(M::GET, "/api/v1/notifications", SignedIn, get(services_api::notifications)),
         r(M::GET, "/verify/{id}", Public, get(services::verify)),
         r(M::POST, "/verify/{id}", Public, upload_route(post(services::verify_file))),
         r(M::GET, "/economy/bulletin", ViewBulletin, get(economy::bulletin)),

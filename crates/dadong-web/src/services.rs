@@ -51,12 +51,12 @@ fn calendar() -> &'static WorkCalendar {
 }
 
 /// The code of the department a user works in.
-async fn department_code(state: &AppState, p: &Principal) -> Option<String> {
+pub(crate) async fn department_code(state: &AppState, p: &Principal) -> Option<String> {
     let id = p.user.department_id?;
     state.store.department(id).await.ok()?.map(|d| d.code)
 }
 
-fn acting(p: &Principal, department: Option<String>) -> Acting {
+pub(crate) fn acting(p: &Principal, department: Option<String>) -> Acting {
     match (p.role(), department) {
         (Role::Clerk, Some(department)) => Acting::Clerk {
             user_id: p.user.id,
@@ -68,7 +68,7 @@ fn acting(p: &Principal, department: Option<String>) -> Acting {
 
 /// Whether `p` may see the application: its applicant, the hall, a department with a step in
 /// it, or the district's leaders and admins.
-fn sees(p: &Principal, department: Option<&str>, a: &StoredApplication) -> bool {
+pub(crate) fn sees(p: &Principal, department: Option<&str>, a: &StoredApplication) -> bool {
     if matches!(p.role(), Role::Leader | Role::Admin) || a.applicant_id == p.user.id {
         return true;
     }
@@ -710,7 +710,7 @@ pub struct FiguresPage {
     pub f: dadong_store::services::ServicesFigures,
 }
 
-fn year_bounds(year: i16) -> (jiff::Timestamp, jiff::Timestamp) {
+pub(crate) fn year_bounds(year: i16) -> (jiff::Timestamp, jiff::Timestamp) {
     let start = |y: i16| {
         jiff::civil::date(y, 1, 1)
             .to_zoned(lifecycle::shanghai())
