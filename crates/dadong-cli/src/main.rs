@@ -203,8 +203,9 @@ enum BenchCommand {
         /// Full appeal lives to time.
         #[arg(long, default_value_t = 5_000)]
         lives: u64,
-        /// Concurrent clients.
-        #[arg(long, default_value_t = 8)]
+        /// Concurrent clients, each an enterprise living its appeals one after another (many
+        /// enterprises and clerks at once, as a district's working day has them).
+        #[arg(long, default_value_t = 128)]
         workers: usize,
         /// Print the figures as one line of JSON on standard output too.
         #[arg(long)]

@@ -198,6 +198,40 @@ pub struct AppealItem {
 }
 
 impl AppealItem {
+    /// The appeal as [`write_state`] leaves it once the rules moved it to `next` at `now`,
+    /// flagged at `now`. A department it moved to is named by code only (its name is read).
+    fn after(&self, next: &Appeal, department_id: Option<i64>, now: Timestamp) -> AppealItem {
+        let mut item = AppealItem {
+            status: next.status,
+            department_id,
+            department_code: next.department.clone(),
+            department_name: if department_id == self.department_id {
+                self.department_name.clone()
+            } else {
+                None
+            },
+            reply_days: next.reply_days as i64,
+            resolve_days: next.resolve_days as i64,
+            routed_at: next.routed_at.map(ms),
+            reply_due: next.reply_due.map(ms),
+            resolve_due: next.resolve_due.map(ms),
+            due_at: next.current_deadline().map(ms),
+            accepted_at: next.accepted_at.map(ms),
+            replied_at: next.replied_at.map(ms),
+            resolved_at: next.resolved_at.map(ms),
+            closed_at: next.closed_at.map(ms),
+            satisfaction: next.satisfaction.map(i64::from),
+            escalation: next.escalation,
+            escalated_at: if next.escalation.level() == 0 { None } else { self.escalated_at },
+            reopened: next.reopened as i64,
+            updated_at: ms(now).max(self.updated_at),
+            flag: None,
+            ..self.clone()
+        };
+        item.flag = item.rules().flag(now, calendar());
+        item
+    }
+
     fn rules(&self) -> Appeal {
         Appeal {
             category: self.category,
@@ -255,6 +289,39 @@ pub struct AppealDetail {
     pub follow_up: Option<FollowUp>,
     /// Whether this closed appeal is in the follow-up sample.
     pub follow_up_sampled: bool,
+}
+
+/// What the appeals writer answers for one write: the appeal, the raise's possible
+/// duplicates, and the appeal as written when it is known without reading it back.
+#[derive(Debug)]
+pub(crate) struct Written {
+    id: i64,
+    hints: Vec<DuplicateHint>,
+    item: Option<AppealItem>,
+}
+
+/// One write of an appeal's life, its form already checked, queued for the appeals writer
+/// (group commit: see [`crate::group`]).
+#[derive(Debug)]
+pub(crate) enum AppealWrite {
+    Raise {
+        actor: Actor,
+        user: User,
+        code: String,
+        category: Category,
+        title: String,
+        body: String,
+        visit_id: Option<i64>,
+        now: Timestamp,
+    },
+    Step {
+        actor: Actor,
+        user: User,
+        id: i64,
+        action: AppealAction,
+        note: String,
+        now: Timestamp,
+    },
 }
 
 /// A new appeal and the open appeals of the same enterprise that look like it.
@@ -842,13 +909,138 @@ impl Store {
                 format!("you do not act for enterprise {code}: an appeal is raised by its own agent or its assigned cadre"),
             ));
         }
+        // An enterprise's raises share a lane, so each one's duplicate check sees the ones before.
+        let lane = code.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let write = AppealWrite::Raise {
+            actor: actor.clone(),
+            user: user.clone(),
+            code,
+            category,
+            title,
+            body,
+            visit_id: new.visit_id,
+            now,
+        };
+        let Written {
+            id,
+            hints: possible_duplicates,
+            ..
+        } = self.appeals_writer.submit(self, "appeals", lane, write, Store::write_appeals).await??;
+        let appeal = self
+            .appeal_item(id, Some(now))
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("appeal {id}")))?;
+        Ok(Raised { appeal, possible_duplicates })
+    }
+
+    /// Carries out a group of appeal writes in one transaction with one audit append for the
+    /// group. The answers are in the order of the writes.
+    ///
+    /// Every refusal (who may act, the rules, a missing department, a stale state) is decided
+    /// from reads before the write's first change, so a refused write is simply left out and
+    /// the others go on without savepoints. Should the database itself fail the group, it is
+    /// rolled back and carried out again with a savepoint per write, so that one write's
+    /// failure does not fail the others.
+    async fn write_appeals(self, writes: Vec<AppealWrite>) -> Vec<Result<Written>> {
+        match self.write_appeal_group(&writes, false).await {
+            Ok(answers) => answers,
+            Err(e) if writes.len() > 1 => {
+                tracing::warn!(error = %e, writes = writes.len(), "group of appeal writes refused by the database; one savepoint each");
+                self.write_appeal_group(&writes, true)
+                    .await
+                    .unwrap_or_else(|e| writes.iter().map(|_| Err(StoreError::Conflict(format!("not carried out: {e}")))).collect())
+            }
+            Err(e) => vec![Err(e)],
+        }
+    }
+
+    async fn write_appeal_group(&self, writes: &[AppealWrite], savepoints: bool) -> Result<Vec<Result<Written>>> {
         let mut tx = self.begin_write().await?;
-        if let Some(visit) = new.visit_id {
+        let mut known = Known::default();
+        let mut answers = Vec::with_capacity(writes.len());
+        let mut records = Vec::with_capacity(writes.len());
+        for write in writes {
+            if savepoints {
+                sqlx::query("SAVEPOINT appeal").execute(&mut *tx).await?;
+            }
+            let result = match write {
+                AppealWrite::Raise {
+                    actor,
+                    user,
+                    code,
+                    category,
+                    title,
+                    body,
+                    visit_id,
+                    now,
+                } => self
+                    .raise_in(&mut tx, &mut known, actor, user, code, *category, title, body, *visit_id, *now)
+                    .await
+                    .map(|(id, hints, record)| (Written { id, hints, item: None }, record)),
+                AppealWrite::Step {
+                    actor,
+                    user,
+                    id,
+                    action,
+                    note,
+                    now,
+                } => self
+                    .step_in(&mut tx, &mut known, actor, user, *id, action, note, *now)
+                    .await
+                    .map(|(record, item)| {
+                        (
+                            Written {
+                                id: *id,
+                                hints: Vec::new(),
+                                item,
+                            },
+                            record,
+                        )
+                    }),
+            };
+            match result {
+                Ok((written, record)) => {
+                    records.push(record);
+                    answers.push(Ok(written));
+                }
+                Err(e @ (StoreError::Database(_) | StoreError::Io(_))) if !savepoints => return Err(e),
+                Err(e) => {
+                    if savepoints {
+                        sqlx::query("ROLLBACK TO SAVEPOINT appeal").execute(&mut *tx).await?;
+                    }
+                    answers.push(Err(e));
+                }
+            }
+            if savepoints {
+                sqlx::query("RELEASE SAVEPOINT appeal").execute(&mut *tx).await?;
+            }
+        }
+        audit::append_many(&mut tx, self.backend(), &records).await?;
+        tx.commit().await?;
+        Ok(answers)
+    }
+
+    /// A new appeal, checked and routed, inside the writer's transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn raise_in(
+        &self,
+        tx: &mut AnyConnection,
+        known: &mut Known,
+        actor: &Actor,
+        user: &User,
+        code: &str,
+        category: Category,
+        title: &str,
+        body: &str,
+        visit_id: Option<i64>,
+        now: Timestamp,
+    ) -> Result<(i64, Vec<DuplicateHint>, audit::NewRecord)> {
+        if let Some(visit) = visit_id {
             let target: Option<String> = sqlx::query_scalar("SELECT target FROM visits WHERE id = $1 AND kind = 'enterprise'")
                 .bind(visit)
                 .fetch_optional(&mut *tx)
                 .await?;
-            if target.as_deref() != Some(code.as_str()) {
+            if target.as_deref() != Some(code) {
                 return Err(StoreError::invalid("visit_id", format!("visit {visit} was not to enterprise {code}")));
             }
         }
@@ -857,7 +1049,7 @@ impl Store {
             "SELECT id, category, title, body, status FROM appeals WHERE credit_code = $1 AND status IN ('raised', 'routed', 'accepted', 'replied')
              ORDER BY id DESC LIMIT {DUPLICATE_POOL_MAX}"
         )))
-        .bind(&code)
+        .bind(code)
         .fetch_all(&mut *tx)
         .await?;
         let mut open = Vec::with_capacity(rows.len());
@@ -874,7 +1066,7 @@ impl Store {
                 body: r.try_get(3)?,
             });
         }
-        let hints: Vec<DuplicateHint> = dadong_appeals::possible_duplicates(category, &title, &body, &open)
+        let hints: Vec<DuplicateHint> = dadong_appeals::possible_duplicates(category, title, body, &open)
             .into_iter()
             .map(|(id, pct)| DuplicateHint {
                 id,
@@ -884,7 +1076,7 @@ impl Store {
             })
             .collect();
 
-        let table = routing_table_in(&mut tx).await?;
+        let table = known.routing_table(tx).await?;
         let raised = Appeal::raise(category, now);
         let routed = table
             .route(category)
@@ -892,7 +1084,7 @@ impl Store {
             .map(|to| dadong_appeals::apply(&raised, Event::Route(to), now, calendar()).expect("a raised appeal can be routed"));
         let state = routed.as_ref().unwrap_or(&raised);
         let department_id = match &state.department {
-            Some(code) => Some(department_id_in(&mut tx, code).await?),
+            Some(code) => Some(known.department_id(tx, code).await?),
             None => None,
         };
         let id: i64 = sqlx::query_scalar(
@@ -900,14 +1092,14 @@ impl Store {
                                   raised_at, routed_at, reply_due, resolve_due, due_at, escalation, reopened, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, 0, $11) RETURNING id",
         )
-        .bind(&code)
+        .bind(code)
         .bind(category.code())
-        .bind(&title)
-        .bind(&body)
+        .bind(title)
+        .bind(body)
         .bind(state.status.code())
         .bind(department_id)
         .bind(user.id)
-        .bind(new.visit_id)
+        .bind(visit_id)
         .bind(state.reply_days as i64)
         .bind(state.resolve_days as i64)
         .bind(ms(now))
@@ -917,26 +1109,24 @@ impl Store {
         .bind(state.current_deadline().map(ms))
         .fetch_one(&mut *tx)
         .await?;
-        insert_event(&mut tx, id, now, Some(user.id), "raise", Status::Raised, "").await?;
+        insert_event(&mut *tx, id, now, Some(user.id), "raise", Status::Raised, "").await?;
         let mut after = json!({"credit_code": code, "category": category.code(), "status": "raised"});
         if let Some(r) = &routed {
-            insert_event(&mut tx, id, now, None, "route", Status::Routed, r.department.as_deref().unwrap_or("")).await?;
+            insert_event(&mut *tx, id, now, None, "route", Status::Routed, r.department.as_deref().unwrap_or("")).await?;
             after["status"] = json!("routed");
             after["department"] = json!(r.department);
         }
         if !hints.is_empty() {
             after["possible_duplicates"] = json!(hints.iter().map(|h| h.id).collect::<Vec<_>>());
         }
-        audit::append(&mut tx, self.backend(), actor, "appeal.raise", &format!("appeal:{id}"), None, Some(&after)).await?;
-        tx.commit().await?;
-        let appeal = self
-            .appeal_item(id, Some(now))
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("appeal {id}")))?;
-        Ok(Raised {
-            appeal,
-            possible_duplicates: hints,
-        })
+        let record = audit::NewRecord {
+            actor: actor.clone(),
+            action: "appeal.raise".into(),
+            object: format!("appeal:{id}"),
+            before: None,
+            after: Some(after),
+        };
+        Ok((id, hints, record))
     }
 
     async fn appeal_item(&self, id: i64, now: Option<Timestamp>) -> Result<Option<AppealItem>> {
@@ -1032,7 +1222,36 @@ impl Store {
             AppealAction::Route(code) => code.trim().to_string(),
             AppealAction::Accept => String::new(),
         };
-        let mut tx = self.begin_write().await?;
+        let write = AppealWrite::Step {
+            actor: actor.clone(),
+            user: user.clone(),
+            id,
+            action,
+            note,
+            now,
+        };
+        if let Some(item) = self.appeals_writer.submit(self, "appeals", id as u64, write, Store::write_appeals).await??.item {
+            return Ok(item);
+        }
+        self.appeal_item(id, Some(now))
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("appeal {id}")))
+    }
+
+    /// One step of an appeal's life, checked against who acts and the rules, inside the
+    /// writer's transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn step_in(
+        &self,
+        tx: &mut AnyConnection,
+        known: &mut Known,
+        actor: &Actor,
+        user: &User,
+        id: i64,
+        action: &AppealAction,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<(audit::NewRecord, Option<AppealItem>)> {
         let mut params = Params::default();
         let p = params.push(Bind::Int(id));
         let clause = reach_clause(&Reach::of(user), &mut params);
@@ -1044,7 +1263,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("appeal {id}")))?;
         let item = appeal_from_row(&row, None)?;
-        let who_may = match &action {
+        let who_may = match action {
             AppealAction::Route(_) => matches!(user.role, Role::Leader | Role::Admin),
             AppealAction::Accept | AppealAction::Reply(_) | AppealAction::Resolve(_) => {
                 user.role == Role::Admin || (user.role == Role::Clerk && user.department_id.is_some() && user.department_id == item.department_id)
@@ -1054,7 +1273,7 @@ impl Store {
             }
         };
         if !who_may {
-            let who = match &action {
+            let who = match action {
                 AppealAction::Route(_) => "a leader or an admin routes an appeal by hand",
                 AppealAction::Accept | AppealAction::Reply(_) | AppealAction::Resolve(_) => {
                     "only the clerks of the appeal's department accept, reply to and resolve it"
@@ -1063,10 +1282,9 @@ impl Store {
             };
             return Err(StoreError::invalid("user", who));
         }
-        let (event, kind) = match &action {
+        let (event, kind) = match action {
             AppealAction::Route(code) => {
-                let table = routing_table_in(&mut tx).await?;
-                let promise = table.route(item.category).ok();
+                let promise = known.routing_table(tx).await?.route(item.category).ok();
                 let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM departments WHERE code = $1")
                     .bind(code.trim())
                     .fetch_optional(&mut *tx)
@@ -1089,11 +1307,12 @@ impl Store {
         };
         let next = dadong_appeals::apply(&item.rules(), event, now, calendar()).map_err(refused)?;
         let department_id = match &next.department {
-            Some(code) if next.department != item.department_code => Some(department_id_in(&mut tx, code).await?),
+            Some(code) if next.department != item.department_code => Some(known.department_id(tx, code).await?),
             _ => item.department_id,
         };
-        write_state(&mut tx, id, &item, &next, department_id, now).await?;
-        insert_event(&mut tx, id, now, Some(user.id), kind, next.status, &note).await?;
+        let after_item = item.after(&next, department_id, now);
+        write_state(&mut *tx, &item, &after_item).await?;
+        insert_event(&mut *tx, id, now, Some(user.id), kind, next.status, note).await?;
         let mut after = json!({"status": next.status.code()});
         if let Some(s) = next.satisfaction {
             after["satisfaction"] = json!(s);
@@ -1101,20 +1320,16 @@ impl Store {
         if kind == "route" {
             after["department"] = json!(next.department);
         }
-        audit::append(
-            &mut tx,
-            self.backend(),
-            actor,
-            &format!("appeal.{kind}"),
-            &format!("appeal:{id}"),
-            Some(&json!({"status": item.status.code()})),
-            Some(&after),
-        )
-        .await?;
-        tx.commit().await?;
-        self.appeal_item(id, Some(now))
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("appeal {id}")))
+        let record = audit::NewRecord {
+            actor: actor.clone(),
+            action: format!("appeal.{kind}"),
+            object: format!("appeal:{id}"),
+            before: Some(json!({"status": item.status.code()})),
+            after: Some(after),
+        };
+        // A department it moved to is read back for its name after the commit.
+        let known_item = after_item.department_name.is_some() || after_item.department_id.is_none();
+        Ok((record, known_item.then_some(after_item)))
     }
 
     /// Moves every overdue appeal one step up the escalation ladder that is due at `now`:
@@ -1630,6 +1845,32 @@ impl Store {
     }
 }
 
+/// What one group of appeal writes reads once: the routing table and department ids (no
+/// rule or department changes while the group holds the write lock).
+#[derive(Default)]
+struct Known {
+    table: Option<RoutingTable>,
+    departments: std::collections::HashMap<String, i64>,
+}
+
+impl Known {
+    async fn routing_table(&mut self, conn: &mut AnyConnection) -> Result<&RoutingTable> {
+        if self.table.is_none() {
+            self.table = Some(routing_table_in(conn).await?);
+        }
+        Ok(self.table.as_ref().expect("just read"))
+    }
+
+    async fn department_id(&mut self, conn: &mut AnyConnection, code: &str) -> Result<i64> {
+        if let Some(id) = self.departments.get(code) {
+            return Ok(*id);
+        }
+        let id = department_id_in(conn, code).await?;
+        self.departments.insert(code.to_string(), id);
+        Ok(id)
+    }
+}
+
 async fn routing_table_in(conn: &mut AnyConnection) -> Result<RoutingTable> {
     let rows = sqlx::query("SELECT r.category, d.code, r.reply_days, r.resolve_days FROM appeal_rules r JOIN departments d ON d.id = r.department_id")
         .fetch_all(&mut *conn)
@@ -1707,36 +1948,38 @@ async fn insert_event(
 }
 
 /// Writes the lifecycle's new state, if the row still holds the state it was read in.
-async fn write_state(conn: &mut AnyConnection, id: i64, before: &AppealItem, next: &Appeal, department_id: Option<i64>, now: Timestamp) -> Result<()> {
+async fn write_state(conn: &mut AnyConnection, before: &AppealItem, after: &AppealItem) -> Result<()> {
     let n = sqlx::query(
         "UPDATE appeals SET status = $1, department_id = $2, reply_days = $3, resolve_days = $4, routed_at = $5, reply_due = $6,
                 resolve_due = $7, due_at = $8, accepted_at = $9, replied_at = $10, resolved_at = $11, closed_at = $12, satisfaction = $13,
-                escalation = $14, escalated_at = CASE WHEN $14 = 0 THEN NULL ELSE escalated_at END, reopened = $15, updated_at = $16
-         WHERE id = $17 AND status = $18 AND updated_at = $19",
+                escalation = $14, escalated_at = $15, reopened = $16, updated_at = $17
+         WHERE id = $18 AND status = $19 AND updated_at = $20",
     )
-    .bind(next.status.code())
-    .bind(department_id)
-    .bind(next.reply_days as i64)
-    .bind(next.resolve_days as i64)
-    .bind(next.routed_at.map(ms))
-    .bind(next.reply_due.map(ms))
-    .bind(next.resolve_due.map(ms))
-    .bind(next.current_deadline().map(ms))
-    .bind(next.accepted_at.map(ms))
-    .bind(next.replied_at.map(ms))
-    .bind(next.resolved_at.map(ms))
-    .bind(next.closed_at.map(ms))
-    .bind(next.satisfaction.map(i64::from))
-    .bind(next.escalation.level())
-    .bind(next.reopened as i64)
-    .bind(ms(now).max(before.updated_at))
-    .bind(id)
+    .bind(after.status.code())
+    .bind(after.department_id)
+    .bind(after.reply_days)
+    .bind(after.resolve_days)
+    .bind(after.routed_at)
+    .bind(after.reply_due)
+    .bind(after.resolve_due)
+    .bind(after.due_at)
+    .bind(after.accepted_at)
+    .bind(after.replied_at)
+    .bind(after.resolved_at)
+    .bind(after.closed_at)
+    .bind(after.satisfaction)
+    .bind(after.escalation.level())
+    .bind(after.escalated_at)
+    .bind(after.reopened)
+    .bind(after.updated_at)
+    .bind(before.id)
     .bind(before.status.code())
     .bind(before.updated_at)
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if n == 0 {
+        let id = before.id;
         return Err(StoreError::Conflict(format!("appeal {id} was changed meanwhile: reload it and try again")));
     }
     Ok(())

@@ -18,6 +18,7 @@ pub mod bench;
 pub mod economy;
 pub mod economy_import;
 pub mod economy_queries;
+mod group;
 pub mod migrate;
 pub mod services;
 pub mod sessions;
@@ -107,8 +108,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     pii: PiiCipher,
-    /// The group-commit writer of service acts, started on first use (`services::act_grouped`).
-    services_writer: std::sync::Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<services::Queued>>>,
+    /// The group-commit writers of service acts (`Store::act_grouped`) and of appeals' lives
+    /// (`Store::raise_appeal`, `Store::appeal_step`), each started on first use.
+    services_writer: group::Writer<services::ActRequest, Result<services::StoredApplication>>,
+    appeals_writer: group::Writer<appeals::AppealWrite, Result<appeals::Written>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -167,19 +170,21 @@ impl Store {
             pool,
             backend,
             pii,
-            services_writer: Default::default(),
+            services_writer: group::Writer::one_lane(),
+            appeals_writer: group::Writer::lanes_by_backend(),
         };
         migrate::run(&store).await?;
         Ok(store)
     }
 
-    /// This store's pool and keys with no services writer of its own.
+    /// This store's pool and keys with no group-commit writers of its own.
     pub(crate) fn without_writer(&self) -> Store {
         Store {
             pool: self.pool.clone(),
             backend: self.backend,
             pii: self.pii.clone(),
-            services_writer: Default::default(),
+            services_writer: group::Writer::one_lane(),
+            appeals_writer: group::Writer::lanes_by_backend(),
         }
     }
 

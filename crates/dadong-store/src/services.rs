@@ -55,12 +55,6 @@ pub struct ActRequest {
     pub public_url: String,
 }
 
-/// A queued act and where its answer goes.
-pub(crate) type Queued = (ActRequest, tokio::sync::oneshot::Sender<Result<StoredApplication>>);
-
-/// Acts waiting at most this many to one transaction.
-pub const GROUP_COMMIT_MAX: usize = 256;
-
 /// Who is acting on an application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acting {
@@ -959,34 +953,11 @@ impl Store {
     /// under its own savepoint, and answers each once its transaction is durable. Under load
     /// this turns one disk flush per act into one per group.
     pub async fn act_grouped(&self, request: ActRequest) -> Result<StoredApplication> {
-        let sender = self.services_writer.get_or_init(|| {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Queued>();
-            // The writer holds a store without a writer of its own, so that the channel closes,
-            // and the task ends, when the last handle on this store is dropped.
-            let store = self.without_writer();
-            tokio::spawn(async move {
-                while let Some(first) = rx.recv().await {
-                    let mut batch = vec![first];
-                    while batch.len() < GROUP_COMMIT_MAX {
-                        match rx.try_recv() {
-                            Ok(q) => batch.push(q),
-                            Err(_) => break,
-                        }
-                    }
-                    let (requests, answers): (Vec<ActRequest>, Vec<_>) = batch.into_iter().unzip();
-                    let results = store.act_on_applications(requests, WorkCalendar::national()).await;
-                    for (answer, result) in answers.into_iter().zip(results) {
-                        let _ = answer.send(result);
-                    }
-                }
-            });
-            tx
-        });
-        let (answer, wait) = tokio::sync::oneshot::channel();
-        sender
-            .send((request, answer))
-            .map_err(|_| StoreError::Config("the services writer has stopped".into()))?;
-        wait.await.map_err(|_| StoreError::Config("the services writer has stopped".into()))?
+        self.services_writer
+            .submit(self, "services", 0, request, |store, requests| async move {
+                store.act_on_applications(requests, WorkCalendar::national()).await
+            })
+            .await?
     }
 
     /// Carries out several acts in one transaction (group commit: one durable write for all of

@@ -25,6 +25,7 @@ dadong_testkit::on_both_backends!(
     the_dispatch_board_shows_figures_against_plan_and_last_year_overdue_items_problems_and_tasks,
     the_report_counts_records_dated_in_the_period_and_overdue_at_its_end,
     a_follow_up_call_is_recorded_once_for_a_closed_appeal_only,
+    steps_that_arrive_together_are_written_together_and_a_refused_one_changes_nothing,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -156,8 +157,18 @@ async fn raise(w: &World, who: &User, code: &str, category: Category, title: &st
         .id
 }
 
+/// One step; the appeal it answers (built by the writer without reading it back) must be the
+/// appeal as stored.
 async fn step(w: &World, who: &User, id: i64, action: AppealAction, now: Timestamp) -> Result<dadong_store::appeals::AppealItem, StoreError> {
-    w.store.appeal_step(&actor(who), who, id, action, now).await
+    let item = w.store.appeal_step(&actor(who), who, id, action, now).await?;
+    let stored = w
+        .store
+        .appeal(&w.admin, id, now)
+        .await
+        .expect("read back")
+        .expect("the admin sees every appeal");
+    assert_eq!(item, stored.appeal, "the answered appeal is the stored one");
+    Ok(item)
 }
 
 /// Row counts of every table this area writes, and the audit chain's length.
@@ -659,4 +670,46 @@ async fn a_follow_up_call_is_recorded_once_for_a_closed_appeal_only(backend: Bac
         .await
         .unwrap();
     assert_eq!(f.follow_up_calls, 1);
+}
+
+/// Many steps at once go through the appeals writer in groups (one transaction each): the
+/// good ones are all written, each refused one is answered with its reason and leaves no
+/// event and no audit record, and the chain holds.
+async fn steps_that_arrive_together_are_written_together_and_a_refused_one_changes_nothing(backend: Backend) {
+    let Some(w) = world(backend, "group commit").await else { return };
+    let t = at(monday(), 10);
+    let raises = (0..20).map(|i| {
+        let w = &w;
+        async move { raise(w, &w.agent, &w.a, Category::Labour, &format!("用工需求 {i}"), t).await }
+    });
+    let ids = futures::future::join_all(raises).await;
+    let events_before = snapshot(&w.store).await;
+    // Every appeal accepted by its clerk at once, and every other one also "accepted" by the
+    // land clerk, whose department it is not: refused, in the same groups as the good ones.
+    let steps = ids.iter().enumerate().map(|(i, id)| {
+        let w = &w;
+        let who = if i % 2 == 0 { &w.hr_clerk } else { &w.land_clerk };
+        async move { (i, w.store.appeal_step(&actor(who), who, *id, AppealAction::Accept, t).await) }
+    });
+    let answers = futures::future::join_all(steps).await;
+    for (i, answer) in &answers {
+        if i % 2 == 0 {
+            assert_eq!(answer.as_ref().expect("the clerk of the department accepts").status, Status::Accepted);
+        } else {
+            // Outside the clerk's reach, the appeal is "not found".
+            let err = answer.as_ref().expect_err("another department's clerk is refused");
+            assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let a = w.store.appeal(&w.admin, *id, t).await.unwrap().unwrap();
+        let want = if i % 2 == 0 { Status::Accepted } else { Status::Routed };
+        assert_eq!(a.appeal.status, want);
+        assert_eq!(a.events.len(), if i % 2 == 0 { 3 } else { 2 }, "raise, route and the accept if it was allowed");
+    }
+    let after = snapshot(&w.store).await;
+    // Ten more events and ten more audit records; nothing else.
+    assert_eq!(after[1], events_before[1] + 10);
+    assert_eq!(after[6], events_before[6] + 10);
+    assert!(w.store.verify_audit().await.unwrap().first_break.is_none());
 }
