@@ -1843,6 +1843,84 @@ impl Store {
             tasks_today,
         })
     }
+
+    // -----------------------------------------------------------------------------------------
+    // Management added with the admin pages: removing an assignment, closing a dispatch task.
+
+    /// Ends `user_id`'s assignment to an enterprise or project. A cadre's enterprise also
+    /// leaves its sign-in scope, which [`Store::assign`] had widened, so that the cadre stops
+    /// seeing that enterprise's appeals. An assignment that does not exist is "not found".
+    pub async fn unassign(&self, actor: &Actor, kind: TargetKind, target: &str, user_id: i64) -> Result<()> {
+        let target = target.trim();
+        let mut tx = self.begin_write().await?;
+        let duty: Option<String> = sqlx::query_scalar("SELECT duty FROM service_assignments WHERE kind = $1 AND target = $2 AND user_id = $3")
+            .bind(kind.code())
+            .bind(target)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(duty) = duty else {
+            return Err(StoreError::NotFound(format!("assignment of user {user_id} to {} {target}", kind.code())));
+        };
+        sqlx::query("DELETE FROM service_assignments WHERE kind = $1 AND target = $2 AND user_id = $3")
+            .bind(kind.code())
+            .bind(target)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if kind == TargetKind::Enterprise && duty == Duty::Cadre.code() {
+            sqlx::query("DELETE FROM user_assignments WHERE user_id = $1 AND company_code = $2")
+                .bind(user_id)
+                .bind(target)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let before = json!({"kind": kind.code(), "target": target, "user_id": user_id, "duty": duty});
+        audit::append(
+            &mut tx,
+            self.backend(),
+            actor,
+            "service_assignment.remove",
+            &format!("user:{user_id}"),
+            Some(&before),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks an open dispatch task done. A task that does not exist is "not found"; one that
+    /// is done already is a conflict, and nothing changes.
+    pub async fn complete_dispatch_task(&self, actor: &Actor, id: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM dispatch_tasks WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match status.as_deref() {
+            None => return Err(StoreError::NotFound(format!("dispatch task {id}"))),
+            Some("open") => {}
+            Some(_) => return Err(StoreError::Conflict(format!("dispatch task {id} is done already"))),
+        }
+        sqlx::query("UPDATE dispatch_tasks SET status = 'done', done_at = $1 WHERE id = $2 AND status = 'open'")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit::append(
+            &mut tx,
+            self.backend(),
+            actor,
+            "dispatch_task.complete",
+            &format!("dispatch_task:{id}"),
+            Some(&json!({"status": "open"})),
+            Some(&json!({"status": "done"})),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// What one group of appeal writes reads once: the routing table and department ids (no

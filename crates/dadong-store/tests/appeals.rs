@@ -26,6 +26,8 @@ dadong_testkit::on_both_backends!(
     the_report_counts_records_dated_in_the_period_and_overdue_at_its_end,
     a_follow_up_call_is_recorded_once_for_a_closed_appeal_only,
     steps_that_arrive_together_are_written_together_and_a_refused_one_changes_nothing,
+    an_unassigned_cadre_no_longer_sees_the_enterprise_and_the_removal_is_audited,
+    a_done_dispatch_task_leaves_the_board_and_cannot_be_done_twice,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -712,4 +714,42 @@ async fn steps_that_arrive_together_are_written_together_and_a_refused_one_chang
     assert_eq!(after[1], events_before[1] + 10);
     assert_eq!(after[6], events_before[6] + 10);
     assert!(w.store.verify_audit().await.unwrap().first_break.is_none());
+}
+async fn an_unassigned_cadre_no_longer_sees_the_enterprise_and_the_removal_is_audited(backend: Backend) {
+    let Some(w) = world(backend, "unassign").await else { return };
+    let now = at(monday(), 10);
+    let id = raise(&w, &w.agent, &w.a, Category::Labour, "缺焊工", now).await;
+    assert!(w.store.appeal(&w.cadre, id, now).await.unwrap().is_some());
+    let missing = w.store.unassign(&operator(), TargetKind::Enterprise, &w.b, w.cadre.id).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    w.store.unassign(&operator(), TargetKind::Enterprise, &w.a, w.cadre.id).await.expect("unassign");
+    assert!(w.store.appeal(&w.cadre, id, now).await.unwrap().is_none(), "the cadre's reach shrank");
+    assert!(w.store.assignments(&w.cadre).await.unwrap().is_empty());
+    assert_eq!(w.store.assignments(&w.leader).await.unwrap().len(), 2, "the other assignments stay");
+    let records = w.store.audit_records(100, None).await.unwrap();
+    let removal = records.iter().find(|r| r.action == "service_assignment.remove").expect("audited");
+    assert_eq!(removal.object, format!("user:{}", w.cadre.id));
+    assert!(w.store.verify_audit().await.unwrap().first_break.is_none());
+}
+
+async fn a_done_dispatch_task_leaves_the_board_and_cannot_be_done_twice(backend: Backend) {
+    let Some(w) = world(backend, "complete dispatch task").await else { return };
+    let op = operator();
+    let today = date(2026, 3, 10);
+    let id = w.store.create_dispatch_task(&op, &w.leader, "调度焊工招聘", w.cadre.id, today).await.unwrap();
+    assert_eq!(w.store.dispatch_board(at(today, 15)).await.unwrap().tasks_today.len(), 1);
+    w.store.complete_dispatch_task(&actor(&w.leader), id).await.expect("done");
+    assert!(w.store.dispatch_board(at(today, 15)).await.unwrap().tasks_today.is_empty());
+    let before = snapshot(&w.store).await;
+    let twice = w.store.complete_dispatch_task(&actor(&w.leader), id).await;
+    assert!(matches!(twice, Err(StoreError::Conflict(_))), "{twice:?}");
+    let missing = w.store.complete_dispatch_task(&actor(&w.leader), id + 100).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert_eq!(snapshot(&w.store).await, before, "nothing changed on a refusal");
+    let records = w.store.audit_records(100, None).await.unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.action == "dispatch_task.complete" && r.object == format!("dispatch_task:{id}"))
+    );
 }

@@ -427,6 +427,7 @@ pub struct ApiDoc;
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::appeals_api::AppealsDoc::openapi());
+    doc.merge(crate::appeals_admin_api::AppealsAdminDoc::openapi());
     doc.merge(crate::services_api::ServicesDoc::openapi());
     Json(doc)
 }

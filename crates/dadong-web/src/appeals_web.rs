@@ -34,6 +34,14 @@ pub const SERVICE_PAGES: &[(&str, &str, &str, Action)] = &[
     ("/service", "nav.service", "tile.service", Action::Service),
     ("/figures/daily", "nav.daily", "tile.daily", Action::ReportFigures),
     ("/service/figures", "nav.appeal_figures", "tile.appeal_figures", Action::ViewBulletin),
+    ("/service/assignments", "nav.assignments", "tile.assignments", Action::ManageAssignments),
+    (
+        "/dispatch/key-enterprises",
+        "nav.key_enterprises",
+        "tile.key_enterprises",
+        Action::ManageKeyEnterprises,
+    ),
+    ("/admin/appeal-rules", "nav.appeal_rules", "tile.appeal_rules", Action::ManageAppealRules),
 ];
 
 /// Seconds between the dispatch board's refreshes.
@@ -424,6 +432,9 @@ pub struct DispatchPage {
     pub nav: Nav,
     pub board: BoardView,
     pub refresh_s: u32,
+    /// Who may own a new dispatch task: active government staff, `(id, label)`.
+    pub owners: Vec<(i64, String)>,
+    pub today: String,
 }
 
 #[derive(Template)]
@@ -443,7 +454,10 @@ pub struct BoardView {
     pub escalated: Vec<AppealRow>,
     pub open_appeals: i64,
     pub problems: Vec<(String, String, String, String)>,
-    pub tasks: Vec<(String, String, String)>,
+    /// `(id, title, owner, due date)`.
+    pub tasks: Vec<(i64, String, String, String)>,
+    /// The form token for the tasks' "done" buttons, which the refreshed fragment carries too.
+    pub csrf: String,
 }
 
 fn amount(metric: Metric, v: i64) -> String {
@@ -505,15 +519,17 @@ fn board_view(t: T, b: &DispatchBoard) -> BoardView {
         tasks: b
             .tasks_today
             .iter()
-            .map(|x| (x.title.clone(), x.owner_name.clone(), x.due_date.clone()))
+            .map(|x| (x.id, x.title.clone(), x.owner_name.clone(), x.due_date.clone()))
             .collect(),
+        csrf: String::new(),
     }
 }
 
 pub async fn dispatch(State(state): State<AppState>, Signed(p, lang): Signed, headers: HeaderMap) -> PageResult {
     let t = T::new(lang);
     let board = state.store.dispatch_board(Timestamp::now()).await.map_err(store_error(lang))?;
-    let board = board_view(t, &board);
+    let mut board = board_view(t, &board);
+    board.csrf = p.csrf_token.clone();
     // htmx asks for the board alone when it refreshes it.
     if headers.contains_key("hx-request") {
         return Ok(render(&BoardFragment {
@@ -527,6 +543,16 @@ pub async fn dispatch(State(state): State<AppState>, Signed(p, lang): Signed, he
         nav: Nav::for_user(&p, "/dispatch"),
         board,
         refresh_s: BOARD_REFRESH_S,
+        owners: state
+            .store
+            .users()
+            .await
+            .map_err(store_error(lang))?
+            .iter()
+            .filter(|u| u.active && u.role.is_staff())
+            .map(|u| (u.id, format!("{} ({})", u.display_name, u.username)))
+            .collect(),
+        today: today().to_string(),
     }))
 }
 

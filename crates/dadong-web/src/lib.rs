@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod appeals_admin;
+pub mod appeals_admin_api;
 pub mod appeals_api;
 pub mod appeals_web;
 pub mod auth;
@@ -28,7 +30,7 @@ use axum::http::Method;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use dadong_store::Store;
 use error::{ApiError, ErrorKind, PageError};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -261,6 +263,41 @@ pub fn routes() -> Vec<RouteSpec> {
         r(M::GET, "/api/v1/service/coverage", Service, get(appeals_api::coverage)),
         r(M::GET, "/api/v1/service/figures", ViewBulletin, get(appeals_api::figures)),
         r(M::POST, "/api/v1/figures/daily", ReportFigures, post(appeals_api::daily)),
+        // Managing the service: rules, assignments, key enterprises and plans, dispatch tasks.
+        r(M::GET, "/admin/appeal-rules", ManageAppealRules, get(appeals_admin::rules)),
+        r(M::POST, "/admin/appeal-rules", ManageAppealRules, post(appeals_admin::set_rule)),
+        r(M::GET, "/service/assignments", ManageAssignments, get(appeals_admin::assignments)),
+        r(M::POST, "/service/assignments", ManageAssignments, post(appeals_admin::assign)),
+        r(M::POST, "/service/assignments/remove", ManageAssignments, post(appeals_admin::unassign)),
+        r(M::GET, "/dispatch/key-enterprises", ManageKeyEnterprises, get(appeals_admin::key_enterprises)),
+        r(M::POST, "/dispatch/key-enterprises", ManageKeyEnterprises, post(appeals_admin::add_key)),
+        r(M::POST, "/dispatch/plans", ManageKeyEnterprises, post(appeals_admin::set_plan)),
+        r(M::POST, "/dispatch/tasks", ManageDispatch, post(appeals_admin::create_task)),
+        r(M::POST, "/dispatch/tasks/{id}/done", ManageDispatch, post(appeals_admin::complete_task)),
+        r(M::GET, "/api/v1/appeals/rules", ManageAppealRules, get(appeals_admin_api::rules)),
+        r(M::PUT, "/api/v1/appeals/rules/{category}", ManageAppealRules, put(appeals_admin_api::set_rule)),
+        r(M::GET, "/api/v1/appeals/assignments", ManageAssignments, get(appeals_admin_api::assignments)),
+        r(M::POST, "/api/v1/appeals/assignments", ManageAssignments, post(appeals_admin_api::assign)),
+        r(M::DELETE, "/api/v1/appeals/assignments", ManageAssignments, delete(appeals_admin_api::unassign)),
+        r(
+            M::POST,
+            "/api/v1/appeals/key-enterprises",
+            ManageKeyEnterprises,
+            post(appeals_admin_api::add_key),
+        ),
+        r(
+            M::POST,
+            "/api/v1/appeals/monthly-plans",
+            ManageKeyEnterprises,
+            post(appeals_admin_api::set_plan),
+        ),
+        r(M::POST, "/api/v1/appeals/dispatch-tasks", ManageDispatch, post(appeals_admin_api::create_task)),
+        r(
+            M::POST,
+            "/api/v1/appeals/dispatch-tasks/{id}/done",
+            ManageDispatch,
+            post(appeals_admin_api::complete_task),
+        ),
         // Vouchers (issue 5).
         r(M::GET, "/vouchers", ViewCampaigns, get(vouchers::campaigns)),
         r(M::POST, "/vouchers/claim", ClaimVoucher, post(vouchers::claim)),

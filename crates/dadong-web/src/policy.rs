@@ -48,6 +48,16 @@ pub enum Action {
     Service,
     /// Key enterprises' daily figures.
     ReportFigures,
+    /// The appeal routing rules (category to department, promised days): admins.
+    ManageAppealRules,
+    /// Assigning leaders and cadres to enterprises and projects (包保), and ending it: the
+    /// leadership and admins.
+    ManageAssignments,
+    /// Naming key enterprises and setting their monthly plans: the statistics office, which
+    /// owns the figures, and admins.
+    ManageKeyEnterprises,
+    /// Creating today's dispatch tasks and marking them done: the leadership and admins.
+    ManageDispatch,
     // Vouchers (issue 5).
     /// Seeing the voucher campaigns: every signed-in role.
     ViewCampaigns,
@@ -86,6 +96,10 @@ impl Action {
             Action::ViewDispatch => matches!(role, Leader | Admin),
             Action::Service => matches!(role, Cadre | Leader | Admin),
             Action::ReportFigures => matches!(role, Enterprise | Cadre | Analyst | Admin),
+            Action::ManageAppealRules => role == Admin,
+            Action::ManageAssignments => matches!(role, Leader | Admin),
+            Action::ManageKeyEnterprises => matches!(role, Analyst | Admin),
+            Action::ManageDispatch => matches!(role, Leader | Admin),
             Action::ViewCampaigns => true,
             Action::ClaimVoucher => role == Citizen,
             Action::RedeemVoucher => role == Merchant,
