@@ -11,6 +11,8 @@
 //!   merchant approval; and when a refund may return a voucher.
 //! - [`ledger`]: the double-entry accounts (funding, budget, issued, redeemed, settled,
 //!   expired), the hash chain of entries, and every invariant `dadong ledger verify` checks.
+//! - [`lottery`]: who may register for a lottery campaign, and the draw: registrations ranked
+//!   by SHA-256 of seed, campaign, citizen and kind, winners within stock, budget and limit.
 //! - [`fraud`]: the review flags: many claims from one device, a merchant redeeming for the
 //!   same few citizens, purchases clustered just above the threshold.
 //! - [`sim`]: an in-memory campaign that applies the same rules; property tests drive it
@@ -26,6 +28,7 @@
 pub mod claim;
 pub mod fraud;
 pub mod ledger;
+pub mod lottery;
 pub mod model;
 pub mod redeem;
 pub mod sim;
