@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+pub mod http;
 
 use dadong_store::{Store, StoreConfig};
 use std::sync::OnceLock;

@@ -6,9 +6,10 @@
 use dadong_appeals::{Category, RoutingRule};
 use dadong_store::appeals::{Duty, TargetKind};
 use dadong_store::{Actor, NewUser, Store};
+use dadong_testkit::http::{Caller, PASSWORD, call, client, page, sign_in};
 use dadong_testkit::{Backend, TestApp, on_both_backends};
-use reqwest::header::{COOKIE, SET_COOKIE};
-use reqwest::{Client, Method};
+use reqwest::Method;
+use reqwest::header::COOKIE;
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -16,54 +17,8 @@ on_both_backends!(
     an_appeal_lives_through_the_api_and_bad_input_is_refused_with_nothing_changed,
 );
 
-const PASSWORD: &str = "correct horse battery";
 const A: &str = "91350100M000100Y43";
 const B: &str = "91110000600037341L";
-
-fn client() -> Client {
-    Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-struct Caller {
-    cookie: String,
-    csrf: String,
-}
-
-async fn sign_in(app: &TestApp, username: &str) -> Caller {
-    let r = client()
-        .post(app.url("/api/v1/session"))
-        .json(&json!({"username": username, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "sign in {username}");
-    let cookie = r
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("dadong_session="))
-        .unwrap();
-    let body: Value = r.json().await.unwrap();
-    Caller {
-        cookie,
-        csrf: body["csrf_token"].as_str().unwrap().to_string(),
-    }
-}
-
-async fn call(app: &TestApp, who: &Caller, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = client()
-        .request(method, app.url(path))
-        .header(COOKIE, &who.cookie)
-        .header("x-csrf-token", &who.csrf);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
 
 async fn setup(store: &Store) {
     let op = Actor::Cli("http-test".into());
@@ -129,26 +84,13 @@ async fn each_role_sees_only_its_scope_in_lists_reads_and_pages(backend: Backend
         for id in [a1, a2, b1] {
             let (status, _) = call(&app, &who, Method::GET, &format!("/api/v1/appeals/{id}"), None).await;
             assert_eq!(status, if want.contains(&id) { 200 } else { 404 }, "{user} reads appeal {id}");
-            let page = client()
-                .get(app.url(&format!("/appeals/{id}")))
-                .header(COOKIE, &who.cookie)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(page.status().as_u16(), if want.contains(&id) { 200 } else { 404 }, "{user} opens appeal {id}");
+            let (status, _) = page(&app, &who, &format!("/appeals/{id}")).await;
+            assert_eq!(status, if want.contains(&id) { 200 } else { 404 }, "{user} opens appeal {id}");
         }
-        let page = client()
-            .get(app.url("/appeals"))
-            .header(COOKIE, &who.cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (_, list_page) = page(&app, &who, "/appeals").await;
         for id in [a1, a2, b1] {
             assert_eq!(
-                page.contains(&format!(r#"data-id="{id}""#)),
+                list_page.contains(&format!(r#"data-id="{id}""#)),
                 want.contains(&id),
                 "{user}'s page and appeal {id}"
             );

@@ -8,59 +8,12 @@ use base64::Engine;
 use dadong_services::{shipped_bundles, shipped_matters};
 use dadong_store::services::HALL_DEPARTMENT;
 use dadong_store::{Actor, NewUser};
+use dadong_testkit::http::{PASSWORD, call, client, sign_in};
 use dadong_testkit::{Backend, TestApp, on_both_backends};
-use reqwest::header::{COOKIE, SET_COOKIE};
-use reqwest::{Client, Method};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 on_both_backends!(a_company_is_applied_for_and_worked_through_the_api_and_bad_input_changes_nothing);
-
-const PASSWORD: &str = "correct horse battery";
-
-fn client() -> Client {
-    Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-struct Caller {
-    cookie: String,
-    csrf: String,
-}
-
-async fn sign_in(app: &TestApp, username: &str) -> Caller {
-    let r = client()
-        .post(app.url("/api/v1/session"))
-        .json(&json!({"username": username, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "sign in {username}");
-    let cookie = r
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("dadong_session="))
-        .unwrap();
-    let body: Value = r.json().await.unwrap();
-    Caller {
-        cookie,
-        csrf: body["csrf_token"].as_str().unwrap().to_string(),
-    }
-}
-
-async fn call(app: &TestApp, who: &Caller, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = client()
-        .request(method, app.url(path))
-        .header(COOKIE, &who.cookie)
-        .header("x-csrf-token", &who.csrf);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
 
 fn form() -> Value {
     let first17 = "21010419900307123";
