@@ -125,6 +125,32 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
+/// The id set of a JSON array parameter `$n`, for `... IN (<this>)`: one statement text
+/// whatever the number of ids, so its prepared plan is reused.
+pub(crate) fn ids_from_json(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each(${n})"),
+        Backend::Postgres => format!("SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(${n} AS json))"),
+    }
+}
+
+/// A JSON array of objects bound as parameter `$n`, as a row source named `t` with the
+/// given columns (name and PostgreSQL type), for `INSERT … SELECT … FROM <this>` or
+/// `UPDATE … FROM <this>`: one statement writes any number of rows, and its text does not
+/// depend on how many, so its prepared plan is reused. A key missing from an object is NULL.
+pub(crate) fn json_rows(backend: Backend, n: usize, columns: &[(&str, &str)]) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let cols: Vec<String> = columns.iter().map(|(c, _)| format!("value ->> '$.{c}' AS {c}")).collect();
+            format!("(SELECT {} FROM json_each(${n})) AS t", cols.join(", "))
+        }
+        Backend::Postgres => {
+            let cols: Vec<String> = columns.iter().map(|(c, ty)| format!("{c} {ty}")).collect();
+            format!("json_to_recordset(CAST(${n} AS json)) AS t({})", cols.join(", "))
+        }
+    }
+}
+
 /// Milliseconds since the Unix epoch, the store's unit of time.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 
 use crate::audit::{self, Actor};
-use crate::{Backend, Result, Store, StoreError, placeholders};
+use crate::{Backend, Result, Store, StoreError, ids_from_json, placeholders};
 
 /// The department that runs the service hall: it accepts applications and delivers results.
 pub const HALL_DEPARTMENT: &str = "business_env";
@@ -1910,15 +1910,6 @@ impl Store {
             });
         }
         Ok(f)
-    }
-}
-
-/// The id set of a JSON array parameter `$n`, for `... IN (<this>)`: one statement text
-/// whatever the number of ids, so its prepared plan is reused.
-pub(crate) fn ids_from_json(backend: Backend, n: usize) -> String {
-    match backend {
-        Backend::Sqlite => format!("SELECT value FROM json_each(${n})"),
-        Backend::Postgres => format!("SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST(${n} AS json))"),
     }
 }
 

@@ -9,7 +9,7 @@
 //! it. Claims and redemptions are recorded in the ledger; the administrative acts around
 //! them (campaigns, merchants, settlements) in the audit chain.
 
-use crate::{Backend, Result, Store, StoreError, audit, placeholders};
+use crate::{Backend, Result, Store, StoreError, audit, ids_from_json, json_rows, placeholders};
 use dadong_domain::CreditCode;
 use dadong_vouchers::claim::{CampaignState, ClaimOutcome, ClaimRefusal, ClaimRequest, Holdings, KindState, decide_batch};
 use dadong_vouchers::ledger::{CampaignFacts, ChainWalker, Entry, EntryKind, GENESIS_HASH, KindFacts, LedgerBreak, VoucherSums, next_entry, reconcile};
@@ -480,18 +480,12 @@ impl Store {
         let mut holdings = Holdings::default();
         // Both lookups take the batch as ONE JSON parameter joined to the unique key's index:
         // one statement each whatever the batch size (an OR-chain of pairs cost SQLite ~1.5 s).
-        let held_sql = match self.backend() {
-            Backend::Sqlite => {
-                "SELECT v.citizen_id, COUNT(*) FROM json_each($2) j CROSS JOIN vouchers v \
-                 WHERE v.campaign_id = $1 AND v.citizen_id = j.value GROUP BY v.citizen_id"
-            }
-            Backend::Postgres => {
-                "SELECT v.citizen_id, COUNT(*) FROM json_array_elements_text(CAST($2 AS json)) j(c) \
-                 JOIN vouchers v ON v.campaign_id = $1 AND v.citizen_id = CAST(j.c AS BIGINT) GROUP BY v.citizen_id"
-            }
-        };
+        let held_sql = format!(
+            "SELECT citizen_id, COUNT(*) FROM vouchers WHERE campaign_id = $1 AND citizen_id IN ({}) GROUP BY citizen_id",
+            ids_from_json(self.backend(), 2)
+        );
         let payload = serde_json::Value::from(citizens).to_string();
-        for r in sqlx::query(held_sql).bind(campaign_id).bind(payload).fetch_all(&mut *tx).await? {
+        for r in sqlx::query(AssertSqlSafe(held_sql)).bind(campaign_id).bind(payload).fetch_all(&mut *tx).await? {
             holdings.held.insert(r.try_get(0)?, r.try_get(1)?);
         }
         // Only a citizen who holds vouchers already can be retrying: look up the keys of
@@ -504,19 +498,19 @@ impl Store {
         retries.sort_unstable();
         retries.dedup();
         if !retries.is_empty() {
-            let (retry_sql, payload) = match self.backend() {
-                Backend::Sqlite => (
-                    "SELECT v.citizen_id, v.id, v.kind_id, v.idem_key FROM json_each($2) j CROSS JOIN vouchers v \
-                     WHERE v.campaign_id = $1 AND v.citizen_id = j.value ->> '$[0]' AND v.idem_key = j.value ->> '$[1]'",
-                    serde_json::Value::Array(retries.iter().map(|(c, k)| json!([c, k])).collect()),
-                ),
-                Backend::Postgres => (
-                    "SELECT v.citizen_id, v.id, v.kind_id, v.idem_key FROM json_to_recordset(CAST($2 AS json)) AS t(c bigint, k text) \
-                     JOIN vouchers v ON v.campaign_id = $1 AND v.citizen_id = t.c AND v.idem_key = t.k",
-                    serde_json::Value::Array(retries.iter().map(|(c, k)| json!({"c": c, "k": k})).collect()),
-                ),
-            };
-            for r in sqlx::query(retry_sql).bind(campaign_id).bind(payload.to_string()).fetch_all(&mut *tx).await? {
+            // CROSS JOIN keeps SQLite from scanning the vouchers first.
+            let retry_sql = format!(
+                "SELECT v.citizen_id, v.id, v.kind_id, v.idem_key FROM {} CROSS JOIN vouchers v \
+                 WHERE v.campaign_id = $1 AND v.citizen_id = t.c AND v.idem_key = t.k",
+                json_rows(self.backend(), 2, &[("c", "bigint"), ("k", "text")])
+            );
+            let payload = serde_json::Value::Array(retries.iter().map(|(c, k)| json!({"c": c, "k": k})).collect());
+            for r in sqlx::query(AssertSqlSafe(retry_sql))
+                .bind(campaign_id)
+                .bind(payload.to_string())
+                .fetch_all(&mut *tx)
+                .await?
+            {
                 holdings.keys.insert((r.try_get(0)?, r.try_get(3)?), (r.try_get(1)?, r.try_get(2)?));
             }
         }
