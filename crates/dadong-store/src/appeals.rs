@@ -12,7 +12,7 @@
 //! name or phone number may be in them and the chain cannot be rewritten.
 
 use crate::audit::{self, Actor};
-use crate::{Backend, Result, Store, StoreError, User, now_ms};
+use crate::{Backend, Result, Store, StoreError, User, json_rows, now_ms};
 use dadong_appeals::{Appeal, Candidate, Category, DailyFigure, Escalation, Event, Flag, Metric, RouteTo, RoutingRule, RoutingTable, Status, TransitionError};
 use dadong_domain::{CreditCode, Period, Role, WorkCalendar};
 use jiff::Timestamp;
@@ -198,18 +198,14 @@ pub struct AppealItem {
 }
 
 impl AppealItem {
-    /// The appeal as [`write_state`] leaves it once the rules moved it to `next` at `now`,
-    /// flagged at `now`. A department it moved to is named by code only (its name is read).
-    fn after(&self, next: &Appeal, department_id: Option<i64>, now: Timestamp) -> AppealItem {
+    /// The appeal as [`Pending::flush`] leaves it once the rules moved it to `next` (with
+    /// the department's id and name) at `now`, flagged at `now`.
+    fn after(&self, next: &Appeal, department: (Option<i64>, Option<String>), now: Timestamp) -> AppealItem {
         let mut item = AppealItem {
             status: next.status,
-            department_id,
+            department_id: department.0,
             department_code: next.department.clone(),
-            department_name: if department_id == self.department_id {
-                self.department_name.clone()
-            } else {
-                None
-            },
+            department_name: department.1,
             reply_days: next.reply_days as i64,
             resolve_days: next.resolve_days as i64,
             routed_at: next.routed_at.map(ms),
@@ -291,13 +287,12 @@ pub struct AppealDetail {
     pub follow_up_sampled: bool,
 }
 
-/// What the appeals writer answers for one write: the appeal, the raise's possible
-/// duplicates, and the appeal as written when it is known without reading it back.
+/// What the appeals writer answers for one write: the appeal as written (known without
+/// reading it back) and a raise's possible duplicates.
 #[derive(Debug)]
 pub(crate) struct Written {
-    id: i64,
+    item: AppealItem,
     hints: Vec<DuplicateHint>,
-    item: Option<AppealItem>,
 }
 
 /// One write of an appeal's life, its form already checked, queued for the appeals writer
@@ -448,8 +443,14 @@ pub struct DispatchBoard {
     pub escalated: Vec<AppealItem>,
     pub open_appeals: i64,
     pub projects_with_problems: Vec<ProjectProblem>,
+    /// Open tasks due today or earlier.
     pub tasks_today: Vec<DispatchTask>,
+    /// Open tasks due in the coming [`UPCOMING_DAYS`] days.
+    pub tasks_upcoming: Vec<DispatchTask>,
 }
+
+/// How far ahead the dispatch board lists tasks not yet due.
+pub const UPCOMING_DAYS: i64 = 7;
 
 // ---------------------------------------------------------------------------------------------
 // Scope
@@ -922,14 +923,9 @@ impl Store {
             now,
         };
         let Written {
-            id,
+            item: appeal,
             hints: possible_duplicates,
-            ..
         } = self.appeals_writer.submit(self, "appeals", lane, write, Store::write_appeals).await??;
-        let appeal = self
-            .appeal_item(id, Some(now))
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("appeal {id}")))?;
         Ok(Raised { appeal, possible_duplicates })
     }
 
@@ -955,11 +951,21 @@ impl Store {
     }
 
     async fn write_appeal_group(&self, writes: &[AppealWrite], savepoints: bool) -> Result<Vec<Result<Written>>> {
+        let backend = self.backend();
         let mut tx = self.begin_write().await?;
         let mut known = Known::default();
+        let mut pending = Pending::default();
         let mut answers = Vec::with_capacity(writes.len());
         let mut records = Vec::with_capacity(writes.len());
         for write in writes {
+            // A write that reads what an earlier one of the group changed reads it written.
+            let reads_pending = match write {
+                AppealWrite::Raise { code, .. } => pending.touches_company(code),
+                AppealWrite::Step { id, .. } => pending.touches(*id),
+            };
+            if reads_pending {
+                pending.flush(&mut tx, backend).await?;
+            }
             if savepoints {
                 sqlx::query("SAVEPOINT appeal").execute(&mut *tx).await?;
             }
@@ -974,9 +980,9 @@ impl Store {
                     visit_id,
                     now,
                 } => self
-                    .raise_in(&mut tx, &mut known, actor, user, code, *category, title, body, *visit_id, *now)
+                    .raise_in(&mut tx, &mut known, &mut pending, actor, user, code, *category, title, body, *visit_id, *now)
                     .await
-                    .map(|(id, hints, record)| (Written { id, hints, item: None }, record)),
+                    .map(|(item, hints, record)| (Written { item, hints }, record)),
                 AppealWrite::Step {
                     actor,
                     user,
@@ -985,18 +991,14 @@ impl Store {
                     note,
                     now,
                 } => self
-                    .step_in(&mut tx, &mut known, actor, user, *id, action, note, *now)
+                    .step_in(&mut tx, &mut known, &mut pending, actor, user, *id, action, note, *now)
                     .await
-                    .map(|(record, item)| {
-                        (
-                            Written {
-                                id: *id,
-                                hints: Vec::new(),
-                                item,
-                            },
-                            record,
-                        )
-                    }),
+                    .map(|(record, item)| (Written { item, hints: Vec::new() }, record)),
+            };
+            // Under savepoints each write is written before the next one starts.
+            let result = match result {
+                Ok(done) if savepoints => pending.flush(&mut tx, backend).await.map(|()| done),
+                other => other,
             };
             match result {
                 Ok((written, record)) => {
@@ -1007,6 +1009,7 @@ impl Store {
                 Err(e) => {
                     if savepoints {
                         sqlx::query("ROLLBACK TO SAVEPOINT appeal").execute(&mut *tx).await?;
+                        pending = Pending::default();
                     }
                     answers.push(Err(e));
                 }
@@ -1015,7 +1018,8 @@ impl Store {
                 sqlx::query("RELEASE SAVEPOINT appeal").execute(&mut *tx).await?;
             }
         }
-        audit::append_many(&mut tx, self.backend(), &records).await?;
+        pending.flush(&mut tx, backend).await?;
+        audit::append_many(&mut tx, backend, &records).await?;
         tx.commit().await?;
         Ok(answers)
     }
@@ -1026,6 +1030,7 @@ impl Store {
         &self,
         tx: &mut AnyConnection,
         known: &mut Known,
+        pending: &mut Pending,
         actor: &Actor,
         user: &User,
         code: &str,
@@ -1034,7 +1039,7 @@ impl Store {
         body: &str,
         visit_id: Option<i64>,
         now: Timestamp,
-    ) -> Result<(i64, Vec<DuplicateHint>, audit::NewRecord)> {
+    ) -> Result<(AppealItem, Vec<DuplicateHint>, audit::NewRecord)> {
         if let Some(visit) = visit_id {
             let target: Option<String> = sqlx::query_scalar("SELECT target FROM visits WHERE id = $1 AND kind = 'enterprise'")
                 .bind(visit)
@@ -1044,26 +1049,36 @@ impl Store {
                 return Err(StoreError::invalid("visit_id", format!("visit {visit} was not to enterprise {code}")));
             }
         }
-        // Possible duplicates among the enterprise's open appeals.
+        // The enterprise's name, and its open appeals that may be duplicates (one row with
+        // no appeal when it has none).
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT id, category, title, body, status FROM appeals WHERE credit_code = $1 AND status IN ('raised', 'routed', 'accepted', 'replied')
-             ORDER BY id DESC LIMIT {DUPLICATE_POOL_MAX}"
+            "SELECT e.name, a.id, a.category, a.title, a.body, a.status FROM (SELECT CAST($1 AS TEXT) AS code) k
+             LEFT JOIN enterprises e ON e.credit_code = k.code
+             LEFT JOIN (SELECT id, category, title, body, status FROM appeals WHERE credit_code = $1 AND status IN ('raised', 'routed', 'accepted', 'replied')
+                        ORDER BY id DESC LIMIT {DUPLICATE_POOL_MAX}) a ON 1 = 1
+             ORDER BY a.id DESC"
         )))
         .bind(code)
         .fetch_all(&mut *tx)
         .await?;
+        let company_name: Option<String> = match rows.first() {
+            Some(r) => r.try_get(0)?,
+            None => None,
+        };
         let mut open = Vec::with_capacity(rows.len());
         let mut statuses = std::collections::HashMap::new();
         for r in &rows {
-            let id: i64 = r.try_get(0)?;
-            let cat: String = r.try_get(1)?;
-            let status: String = r.try_get(4)?;
+            let Some(id) = r.try_get::<Option<i64>, _>(1)? else {
+                continue;
+            };
+            let cat: String = r.try_get(2)?;
+            let status: String = r.try_get(5)?;
             statuses.insert(id, Status::parse(&status).unwrap_or(Status::Raised));
             open.push(Candidate {
                 id,
                 category: Category::parse(&cat).unwrap_or(Category::Other),
-                title: r.try_get(2)?,
-                body: r.try_get(3)?,
+                title: r.try_get(3)?,
+                body: r.try_get(4)?,
             });
         }
         let hints: Vec<DuplicateHint> = dadong_appeals::possible_duplicates(category, title, body, &open)
@@ -1083,9 +1098,12 @@ impl Store {
             .ok()
             .map(|to| dadong_appeals::apply(&raised, Event::Route(to), now, calendar()).expect("a raised appeal can be routed"));
         let state = routed.as_ref().unwrap_or(&raised);
-        let department_id = match &state.department {
-            Some(code) => Some(known.department_id(tx, code).await?),
-            None => None,
+        let (department_id, department_name) = match &state.department {
+            Some(code) => {
+                let (id, name) = known.department(tx, code).await?;
+                (Some(id), Some(name))
+            }
+            None => (None, None),
         };
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO appeals (credit_code, category, title, body, status, department_id, raised_by, visit_id, reply_days, resolve_days,
@@ -1109,10 +1127,10 @@ impl Store {
         .bind(state.current_deadline().map(ms))
         .fetch_one(&mut *tx)
         .await?;
-        insert_event(&mut *tx, id, now, Some(user.id), "raise", Status::Raised, "").await?;
+        pending.event(id, now, Some(user.id), "raise", Status::Raised, "");
         let mut after = json!({"credit_code": code, "category": category.code(), "status": "raised"});
         if let Some(r) = &routed {
-            insert_event(&mut *tx, id, now, None, "route", Status::Routed, r.department.as_deref().unwrap_or("")).await?;
+            pending.event(id, now, None, "route", Status::Routed, r.department.as_deref().unwrap_or(""));
             after["status"] = json!("routed");
             after["department"] = json!(r.department);
         }
@@ -1126,13 +1144,39 @@ impl Store {
             before: None,
             after: Some(after),
         };
-        Ok((id, hints, record))
-    }
-
-    async fn appeal_item(&self, id: i64, now: Option<Timestamp>) -> Result<Option<AppealItem>> {
-        let sql = format!("SELECT {APPEAL_COLUMNS} FROM {APPEAL_FROM} WHERE a.id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?;
-        row.map(|r| appeal_from_row(&r, now)).transpose()
+        let mut item = AppealItem {
+            id,
+            credit_code: code.to_string(),
+            company_name,
+            category,
+            title: title.to_string(),
+            body: body.to_string(),
+            status: state.status,
+            department_id,
+            department_code: state.department.clone(),
+            department_name,
+            raised_by: Some(user.id),
+            visit_id,
+            reply_days: state.reply_days as i64,
+            resolve_days: state.resolve_days as i64,
+            raised_at: ms(now),
+            routed_at: state.routed_at.map(ms),
+            reply_due: state.reply_due.map(ms),
+            resolve_due: state.resolve_due.map(ms),
+            due_at: state.current_deadline().map(ms),
+            accepted_at: state.accepted_at.map(ms),
+            replied_at: state.replied_at.map(ms),
+            resolved_at: state.resolved_at.map(ms),
+            closed_at: state.closed_at.map(ms),
+            satisfaction: state.satisfaction.map(i64::from),
+            escalation: state.escalation,
+            escalated_at: None,
+            reopened: state.reopened as i64,
+            updated_at: ms(now),
+            flag: None,
+        };
+        item.flag = state.flag(now, calendar());
+        Ok((item, hints, record))
     }
 
     /// One appeal with its history, if the user may see it.
@@ -1230,12 +1274,7 @@ impl Store {
             note,
             now,
         };
-        if let Some(item) = self.appeals_writer.submit(self, "appeals", id as u64, write, Store::write_appeals).await??.item {
-            return Ok(item);
-        }
-        self.appeal_item(id, Some(now))
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("appeal {id}")))
+        Ok(self.appeals_writer.submit(self, "appeals", id as u64, write, Store::write_appeals).await??.item)
     }
 
     /// One step of an appeal's life, checked against who acts and the rules, inside the
@@ -1245,13 +1284,14 @@ impl Store {
         &self,
         tx: &mut AnyConnection,
         known: &mut Known,
+        pending: &mut Pending,
         actor: &Actor,
         user: &User,
         id: i64,
         action: &AppealAction,
         note: &str,
         now: Timestamp,
-    ) -> Result<(audit::NewRecord, Option<AppealItem>)> {
+    ) -> Result<(audit::NewRecord, AppealItem)> {
         let mut params = Params::default();
         let p = params.push(Bind::Int(id));
         let clause = reach_clause(&Reach::of(user), &mut params);
@@ -1306,13 +1346,16 @@ impl Store {
             AppealAction::Reopen(_) => (Event::Reopen, "reopen"),
         };
         let next = dadong_appeals::apply(&item.rules(), event, now, calendar()).map_err(refused)?;
-        let department_id = match &next.department {
-            Some(code) if next.department != item.department_code => Some(known.department_id(tx, code).await?),
-            _ => item.department_id,
+        let department = match &next.department {
+            Some(code) if next.department != item.department_code => {
+                let (id, name) = known.department(tx, code).await?;
+                (Some(id), Some(name))
+            }
+            _ => (item.department_id, item.department_name.clone()),
         };
-        let after_item = item.after(&next, department_id, now);
-        write_state(&mut *tx, &item, &after_item).await?;
-        insert_event(&mut *tx, id, now, Some(user.id), kind, next.status, note).await?;
+        let after_item = item.after(&next, department, now);
+        pending.event(id, now, Some(user.id), kind, next.status, note);
+        pending.states.push((item.clone(), after_item.clone()));
         let mut after = json!({"status": next.status.code()});
         if let Some(s) = next.satisfaction {
             after["satisfaction"] = json!(s);
@@ -1327,9 +1370,7 @@ impl Store {
             before: Some(json!({"status": item.status.code()})),
             after: Some(after),
         };
-        // A department it moved to is read back for its name after the commit.
-        let known_item = after_item.department_name.is_some() || after_item.department_id.is_none();
-        Ok((record, known_item.then_some(after_item)))
+        Ok((record, after_item))
     }
 
     /// Moves every overdue appeal one step up the escalation ladder that is due at `now`:
@@ -1815,12 +1856,12 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         let rows = sqlx::query(
             "SELECT t.id, t.title, t.owner_user_id, u.display_name, t.due_date, t.status FROM dispatch_tasks t JOIN users u ON u.id = t.owner_user_id
-             WHERE t.status = 'open' AND t.due_date <= $1 ORDER BY t.due_date, t.id LIMIT 100",
+             WHERE t.status = 'open' AND t.due_date <= $1 ORDER BY t.due_date, t.id LIMIT 200",
         )
-        .bind(today.to_string())
+        .bind(today.saturating_add(jiff::Span::new().days(UPCOMING_DAYS)).to_string())
         .fetch_all(self.pool())
         .await?;
-        let tasks_today = rows
+        let tasks: Vec<DispatchTask> = rows
             .iter()
             .map(|r| {
                 Ok(DispatchTask {
@@ -1833,6 +1874,9 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        // Dates are ISO text, so they order as text.
+        let today_text = today.to_string();
+        let (tasks_today, tasks_upcoming) = tasks.into_iter().partition(|t| t.due_date <= today_text);
         Ok(DispatchBoard {
             today: today.to_string(),
             key_enterprises,
@@ -1841,6 +1885,7 @@ impl Store {
             open_appeals,
             projects_with_problems,
             tasks_today,
+            tasks_upcoming,
         })
     }
 
@@ -1923,12 +1968,12 @@ impl Store {
     }
 }
 
-/// What one group of appeal writes reads once: the routing table and department ids (no
-/// rule or department changes while the group holds the write lock).
+/// What one group of appeal writes reads once: the routing table and departments (no rule
+/// or department changes while the group holds the write lock).
 #[derive(Default)]
 struct Known {
     table: Option<RoutingTable>,
-    departments: std::collections::HashMap<String, i64>,
+    departments: std::collections::HashMap<String, (i64, String)>,
 }
 
 impl Known {
@@ -1939,13 +1984,135 @@ impl Known {
         Ok(self.table.as_ref().expect("just read"))
     }
 
-    async fn department_id(&mut self, conn: &mut AnyConnection, code: &str) -> Result<i64> {
-        if let Some(id) = self.departments.get(code) {
-            return Ok(*id);
+    /// The id and name of the department with `code`.
+    async fn department(&mut self, conn: &mut AnyConnection, code: &str) -> Result<(i64, String)> {
+        if let Some(known) = self.departments.get(code) {
+            return Ok(known.clone());
         }
-        let id = department_id_in(conn, code).await?;
-        self.departments.insert(code.to_string(), id);
-        Ok(id)
+        let row = sqlx::query("SELECT id, name_zh FROM departments WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| StoreError::invalid("department", format!("there is no department '{code}'")))?;
+        let known = (row.try_get(0)?, row.try_get(1)?);
+        self.departments.insert(code.to_string(), known.clone());
+        Ok(known)
+    }
+}
+
+/// A group's writes not yet sent to the database: the appeals' new states, each guarded by
+/// the state it was read in, and their events in order. [`Pending::flush`] sends them as two
+/// statements, whatever their number.
+#[derive(Default)]
+struct Pending {
+    /// (as read, as written)
+    states: Vec<(AppealItem, AppealItem)>,
+    events: Vec<serde_json::Value>,
+}
+
+/// The columns a step writes, as [`json_rows`] reads them; `was_*` is the state it was read in.
+const STATE_COLUMNS: &[(&str, &str)] = &[
+    ("id", "bigint"),
+    ("was_status", "text"),
+    ("was_updated_at", "bigint"),
+    ("status", "text"),
+    ("department_id", "bigint"),
+    ("reply_days", "bigint"),
+    ("resolve_days", "bigint"),
+    ("routed_at", "bigint"),
+    ("reply_due", "bigint"),
+    ("resolve_due", "bigint"),
+    ("due_at", "bigint"),
+    ("accepted_at", "bigint"),
+    ("replied_at", "bigint"),
+    ("resolved_at", "bigint"),
+    ("closed_at", "bigint"),
+    ("satisfaction", "bigint"),
+    ("escalation", "bigint"),
+    ("escalated_at", "bigint"),
+    ("reopened", "bigint"),
+    ("updated_at", "bigint"),
+];
+
+const EVENT_COLUMNS: &[(&str, &str)] = &[
+    ("n", "bigint"),
+    ("appeal_id", "bigint"),
+    ("at", "bigint"),
+    ("user_id", "bigint"),
+    ("kind", "text"),
+    ("status_after", "text"),
+    ("note", "text"),
+];
+
+impl Pending {
+    /// Whether a write to appeal `id` is waiting.
+    fn touches(&self, id: i64) -> bool {
+        self.states.iter().any(|(before, _)| before.id == id)
+    }
+
+    /// Whether a write to one of the enterprise's appeals is waiting.
+    fn touches_company(&self, code: &str) -> bool {
+        self.states.iter().any(|(before, _)| before.credit_code == code)
+    }
+
+    fn event(&mut self, appeal_id: i64, at: Timestamp, user_id: Option<i64>, kind: &str, status_after: Status, note: &str) {
+        self.events.push(json!({
+            "n": self.events.len(), "appeal_id": appeal_id, "at": ms(at), "user_id": user_id, "kind": kind,
+            "status_after": status_after.code(), "note": note,
+        }));
+    }
+
+    /// Writes what is waiting. A state whose row no longer holds the state it was read in
+    /// fails the whole flush (the group is then carried out again one write at a time).
+    async fn flush(&mut self, conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+        let states = std::mem::take(&mut self.states);
+        let events = std::mem::take(&mut self.events);
+        if !states.is_empty() {
+            let set: Vec<String> = STATE_COLUMNS[3..].iter().map(|(c, _)| format!("{c} = t.{c}")).collect();
+            let sql = format!(
+                "UPDATE appeals SET {} FROM {} WHERE appeals.id = t.id AND appeals.status = t.was_status AND appeals.updated_at = t.was_updated_at",
+                set.join(", "),
+                json_rows(backend, 1, STATE_COLUMNS)
+            );
+            let rows: Vec<serde_json::Value> = states
+                .iter()
+                .map(|(before, after)| {
+                    json!({
+                        "id": before.id, "was_status": before.status.code(), "was_updated_at": before.updated_at,
+                        "status": after.status.code(), "department_id": after.department_id, "reply_days": after.reply_days,
+                        "resolve_days": after.resolve_days, "routed_at": after.routed_at, "reply_due": after.reply_due,
+                        "resolve_due": after.resolve_due, "due_at": after.due_at, "accepted_at": after.accepted_at,
+                        "replied_at": after.replied_at, "resolved_at": after.resolved_at, "closed_at": after.closed_at,
+                        "satisfaction": after.satisfaction, "escalation": after.escalation.level(), "escalated_at": after.escalated_at,
+                        "reopened": after.reopened, "updated_at": after.updated_at,
+                    })
+                })
+                .collect();
+            let written = sqlx::query(AssertSqlSafe(sql))
+                .bind(serde_json::Value::Array(rows).to_string())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            if written != states.len() as u64 {
+                let ids: Vec<String> = states.iter().map(|(before, _)| before.id.to_string()).collect();
+                return Err(StoreError::Conflict(format!(
+                    "one of appeals {} was changed meanwhile: reload it and try again",
+                    ids.join(", ")
+                )));
+            }
+        }
+        if !events.is_empty() {
+            let sql = format!(
+                "INSERT INTO appeal_events (appeal_id, at, user_id, kind, status_after, note)
+                 SELECT t.appeal_id, t.at, t.user_id, t.kind, t.status_after, t.note FROM {} ORDER BY t.n",
+                json_rows(backend, 1, EVENT_COLUMNS)
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(serde_json::Value::Array(events).to_string())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -1968,14 +2135,6 @@ async fn routing_table_in(conn: &mut AnyConnection) -> Result<RoutingTable> {
     }
     let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
     RoutingTable::new(rules, &codes).map_err(|e| StoreError::Config(format!("stored routing rules: {e}")))
-}
-
-async fn department_id_in(conn: &mut AnyConnection, code: &str) -> Result<i64> {
-    sqlx::query_scalar("SELECT id FROM departments WHERE code = $1")
-        .bind(code)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::invalid("department", format!("there is no department '{code}'")))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -2022,44 +2181,6 @@ async fn insert_event(
         .bind(note)
         .execute(&mut *conn)
         .await?;
-    Ok(())
-}
-
-/// Writes the lifecycle's new state, if the row still holds the state it was read in.
-async fn write_state(conn: &mut AnyConnection, before: &AppealItem, after: &AppealItem) -> Result<()> {
-    let n = sqlx::query(
-        "UPDATE appeals SET status = $1, department_id = $2, reply_days = $3, resolve_days = $4, routed_at = $5, reply_due = $6,
-                resolve_due = $7, due_at = $8, accepted_at = $9, replied_at = $10, resolved_at = $11, closed_at = $12, satisfaction = $13,
-                escalation = $14, escalated_at = $15, reopened = $16, updated_at = $17
-         WHERE id = $18 AND status = $19 AND updated_at = $20",
-    )
-    .bind(after.status.code())
-    .bind(after.department_id)
-    .bind(after.reply_days)
-    .bind(after.resolve_days)
-    .bind(after.routed_at)
-    .bind(after.reply_due)
-    .bind(after.resolve_due)
-    .bind(after.due_at)
-    .bind(after.accepted_at)
-    .bind(after.replied_at)
-    .bind(after.resolved_at)
-    .bind(after.closed_at)
-    .bind(after.satisfaction)
-    .bind(after.escalation.level())
-    .bind(after.escalated_at)
-    .bind(after.reopened)
-    .bind(after.updated_at)
-    .bind(before.id)
-    .bind(before.status.code())
-    .bind(before.updated_at)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        let id = before.id;
-        return Err(StoreError::Conflict(format!("appeal {id} was changed meanwhile: reload it and try again")));
-    }
     Ok(())
 }
 

@@ -150,13 +150,18 @@ fn new_appeal(code: &str, category: Category, title: &str) -> NewAppeal {
     }
 }
 
+/// Raises an appeal; the appeal it answers (built by the writer without reading it back)
+/// must be the appeal as stored.
 async fn raise(w: &World, who: &User, code: &str, category: Category, title: &str, now: Timestamp) -> i64 {
-    w.store
+    let raised = w
+        .store
         .raise_appeal(&actor(who), who, &new_appeal(code, category, title), now)
         .await
         .expect("raised")
-        .appeal
-        .id
+        .appeal;
+    let stored = w.store.appeal(&w.admin, raised.id, now).await.expect("read back").expect("the admin sees it");
+    assert_eq!(raised, stored.appeal, "the answered appeal is the stored one");
+    raised.id
 }
 
 /// One step; the appeal it answers (built by the writer without reading it back) must be the
@@ -578,6 +583,10 @@ async fn the_dispatch_board_shows_figures_against_plan_and_last_year_overdue_ite
         .create_dispatch_task(&op, &w.leader, "下周的事", w.cadre.id, date(2026, 3, 17))
         .await
         .unwrap();
+    w.store
+        .create_dispatch_task(&op, &w.leader, "八天后的事", w.cadre.id, date(2026, 3, 18))
+        .await
+        .unwrap();
     let board = w.store.dispatch_board(at(today, 15)).await.unwrap();
     assert_eq!(board.today, "2026-03-10");
     let line = &board.key_enterprises[0];
@@ -592,6 +601,8 @@ async fn the_dispatch_board_shows_figures_against_plan_and_last_year_overdue_ite
     assert_eq!(line.flag, Some(PlanFlag::Red));
     assert_eq!(line.metrics[2].value, Some(510), "headcount is the latest value, not a sum");
     assert_eq!(board.tasks_today.iter().map(|t| t.title.as_str()).collect::<Vec<_>>(), ["调度焊工招聘"]);
+    // A week ahead is listed as coming; beyond it, not yet.
+    assert_eq!(board.tasks_upcoming.iter().map(|t| t.title.as_str()).collect::<Vec<_>>(), ["下周的事"]);
 }
 
 async fn the_report_counts_records_dated_in_the_period_and_overdue_at_its_end(backend: Backend) {

@@ -135,6 +135,11 @@ fn escalation_key(e: dadong_appeals::Escalation) -> &'static str {
     }
 }
 
+/// A dispatch task as the board lists it: id, title, owner, due date.
+fn task_row(x: &dadong_store::appeals::DispatchTask) -> (i64, String, String, String) {
+    (x.id, x.title.clone(), x.owner_name.clone(), x.due_date.clone())
+}
+
 fn row(t: T, a: &AppealItem) -> AppealRow {
     AppealRow {
         id: a.id,
@@ -456,6 +461,8 @@ pub struct BoardView {
     pub problems: Vec<(String, String, String, String)>,
     /// `(id, title, owner, due date)`.
     pub tasks: Vec<(i64, String, String, String)>,
+    /// Open tasks due in the coming days, shown with the same "done" button.
+    pub upcoming: Vec<(i64, String, String, String)>,
     /// The form token for the tasks' "done" buttons, which the refreshed fragment carries too.
     pub csrf: String,
 }
@@ -516,11 +523,8 @@ fn board_view(t: T, b: &DispatchBoard) -> BoardView {
             .iter()
             .map(|p| (p.project_id.clone(), p.name.clone(), p.visit_date.clone(), p.problems.clone()))
             .collect(),
-        tasks: b
-            .tasks_today
-            .iter()
-            .map(|x| (x.id, x.title.clone(), x.owner_name.clone(), x.due_date.clone()))
-            .collect(),
+        tasks: b.tasks_today.iter().map(task_row).collect(),
+        upcoming: b.tasks_upcoming.iter().map(task_row).collect(),
         csrf: String::new(),
     }
 }

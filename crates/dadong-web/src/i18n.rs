@@ -607,6 +607,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("dispatch.task_due", "完成日期", "Due date"),
     ("dispatch.task_create", "创建", "Create"),
     ("dispatch.task_done", "已完成", "Done"),
+    ("dispatch.tasks_upcoming", "近期调度任务（7天内）", "Dispatch tasks due in the next 7 days"),
     ("daily.saved", "已保存。", "Saved."),
     ("figures.raised", "提出", "Raised"),
     ("figures.resolved", "办结", "Resolved"),

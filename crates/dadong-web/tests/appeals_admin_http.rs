@@ -7,9 +7,9 @@
 use dadong_appeals::{Category, RoutingRule};
 use dadong_store::appeals::{Duty, TargetKind};
 use dadong_store::{Actor, NewUser, Store};
+use dadong_testkit::http::{Caller, PASSWORD, call, form, page, sign_in};
 use dadong_testkit::{Backend, TestApp, on_both_backends};
-use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
-use reqwest::{Client, Method};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -20,88 +20,8 @@ on_both_backends!(
     a_clerk_is_refused_every_management_route,
 );
 
-const PASSWORD: &str = "correct horse battery";
 const A: &str = "91350100M000100Y43";
 const B: &str = "91110000600037341L";
-
-fn client() -> Client {
-    Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-struct Caller {
-    cookie: String,
-    csrf: String,
-}
-
-async fn sign_in(app: &TestApp, username: &str) -> Caller {
-    let r = client()
-        .post(app.url("/api/v1/session"))
-        .json(&json!({"username": username, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "sign in {username}");
-    let cookie = r
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("dadong_session="))
-        .unwrap();
-    let body: Value = r.json().await.unwrap();
-    Caller {
-        cookie,
-        csrf: body["csrf_token"].as_str().unwrap().to_string(),
-    }
-}
-
-async fn call(app: &TestApp, who: &Caller, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = client()
-        .request(method, app.url(path))
-        .header(COOKIE, &who.cookie)
-        .header("x-csrf-token", &who.csrf);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-/// Posts a page's form as a browser does, with the session's form token.
-async fn form(app: &TestApp, who: &Caller, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-    let mut body: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    body.push(("csrf_token".into(), who.csrf.clone()));
-    let encoded = body
-        .iter()
-        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let r = client()
-        .post(app.url(path))
-        .header(COOKIE, &who.cookie)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(encoded)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-async fn page(app: &TestApp, who: &Caller, path: &str) -> (u16, String) {
-    let r = client().get(app.url(path)).header(COOKIE, &who.cookie).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
 
 struct Ids {
     cadre: i64,
@@ -378,6 +298,31 @@ async fn a_leader_creates_a_dispatch_task_that_shows_on_the_board_until_it_is_do
     let (status, html) = page(&app, &leader, "/dispatch").await;
     assert_eq!(status, 200);
     assert!(html.contains("协调焊工招聘") && html.contains("走访重点项目") && html.contains("task-form"));
+    // A task due in three days is listed among the coming ones, not today's.
+    let soon = today.saturating_add(jiff::Span::new().days(3));
+    let (status, _) = form(
+        &app,
+        &leader,
+        "/dispatch/tasks",
+        &[
+            ("title", "三天后验收"),
+            ("owner_user_id", &ids.cadre.to_string()),
+            ("due_date", &soon.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, board) = call(&app, &leader, Method::GET, "/api/v1/dispatch/board", None).await;
+    let coming: Vec<&str> = board["tasks_upcoming"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(coming, ["三天后验收"]);
+    let (_, html) = page(&app, &leader, "/dispatch").await;
+    let upcoming_list = &html[html.find(r#"id="tasks-upcoming""#).expect("the coming tasks' list")..];
+    assert!(upcoming_list.contains("三天后验收") && upcoming_list.contains(&soon.to_string()));
     let (status, html) = form(
         &app,
         &leader,
