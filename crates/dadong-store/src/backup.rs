@@ -64,6 +64,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("voucher_redemptions", "id"),
     ("voucher_ledger", "campaign_id, seq"),
     ("voucher_registrations", "campaign_id, citizen_id, kind_id"),
+    ("voucher_draws", "campaign_id"),
     ("voucher_fraud_flags", "flag_key"),
     ("audit_log", "seq"),
     ("audit_head", "id"),

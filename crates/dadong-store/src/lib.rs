@@ -24,6 +24,7 @@ pub mod services;
 pub mod sessions;
 pub mod voucher_engine;
 pub mod vouchers;
+pub mod vouchers_lottery;
 
 use dadong_domain::crypto::{PiiCipher, PiiKey};
 use sqlx::AnyConnection;

@@ -50,6 +50,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_vouchers.sql"),
         postgres: include_str!("../migrations/postgres/0006_vouchers.sql"),
     },
+    Migration {
+        version: 7,
+        name: "voucher_lottery",
+        sqlite: include_str!("../migrations/sqlite/0007_voucher_lottery.sql"),
+        postgres: include_str!("../migrations/postgres/0007_voucher_lottery.sql"),
+    },
 ];
 
 /// How many migrations this binary holds (numbers may have gaps: areas reserve theirs).

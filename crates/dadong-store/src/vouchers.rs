@@ -11,7 +11,7 @@
 
 use crate::{Backend, Result, Store, StoreError, audit, ids_from_json, json_rows, placeholders};
 use dadong_domain::CreditCode;
-use dadong_vouchers::claim::{CampaignState, ClaimOutcome, ClaimRefusal, ClaimRequest, Holdings, KindState, decide_batch};
+use dadong_vouchers::claim::{CampaignState, ClaimOutcome, ClaimRefusal, ClaimRequest, Holdings, KindState, NewVoucher, decide_batch};
 use dadong_vouchers::ledger::{CampaignFacts, ChainWalker, Entry, EntryKind, GENESIS_HASH, KindFacts, LedgerBreak, VoucherSums, next_entry, reconcile};
 use dadong_vouchers::redeem::{MerchantFacts, RedeemRefusal, VoucherFacts, VoucherStatus, check_redemption, check_refund};
 use dadong_vouchers::token::{VoucherKey, VoucherToken};
@@ -167,20 +167,20 @@ fn campaign_lock_sql(backend: Backend) -> &'static str {
 }
 
 /// A campaign's row, locked for the rest of the transaction.
-struct Locked {
-    mode: ClaimMode,
-    active: bool,
-    claim_start: i64,
-    claim_end: i64,
-    per_person_limit: i64,
-    budget_remaining: i64,
-    seq: i64,
-    hash: String,
-    valid_from: i64,
-    valid_until: i64,
+pub(crate) struct Locked {
+    pub mode: ClaimMode,
+    pub active: bool,
+    pub claim_start: i64,
+    pub claim_end: i64,
+    pub per_person_limit: i64,
+    pub budget_remaining: i64,
+    pub seq: i64,
+    pub hash: String,
+    pub valid_from: i64,
+    pub valid_until: i64,
 }
 
-async fn lock_campaign(conn: &mut AnyConnection, backend: Backend, campaign_id: i64) -> Result<Option<Locked>> {
+pub(crate) async fn lock_campaign(conn: &mut AnyConnection, backend: Backend, campaign_id: i64) -> Result<Option<Locked>> {
     let row = sqlx::query(campaign_lock_sql(backend)).bind(campaign_id).fetch_optional(&mut *conn).await?;
     let Some(r) = row else { return Ok(None) };
     let mode: String = r.try_get(0)?;
@@ -250,6 +250,88 @@ async fn set_head(conn: &mut AnyConnection, campaign_id: i64, budget_remaining: 
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Vouchers granted under a campaign's lock, to be written: by a claim batch (from
+/// `decide_batch`) or by a lottery draw (from `lottery::draw`).
+pub(crate) struct Issue<'a> {
+    pub vouchers: &'a [NewVoucher],
+    /// The device each voucher came from, index for index (empty when none).
+    pub devices: &'a [&'a str],
+    /// Per kind id: vouchers granted and their total discount.
+    pub taken: &'a [(i64, i64, i64)],
+    pub budget_taken_fen: i64,
+}
+
+/// Writes granted vouchers the one way every issuing path shares: the rows in one statement
+/// per 10,000 (as one JSON parameter), the stock decremented with a guard, one `claim` ledger
+/// entry per kind and the new head and budget on the campaign row. The caller holds the
+/// campaign's lock (`locked` is what it read) and commits. Returns the new vouchers' ids by
+/// (citizen, slot).
+pub(crate) async fn issue_vouchers(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    campaign_id: i64,
+    locked: &Locked,
+    issue: &Issue<'_>,
+    now_ms: i64,
+) -> Result<HashMap<(i64, i64), i64>> {
+    let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(issue.vouchers.len());
+    // The rows travel as ONE JSON parameter that the database unpacks: one short
+    // statement, prepared once, instead of thousands of bound parameters to parse.
+    let insert = match backend {
+        Backend::Sqlite => {
+            "INSERT INTO vouchers (campaign_id, status, claimed_at, kind_id, citizen_id, slot, idem_key, discount_fen, device) \
+             SELECT $1, 'claimed', $2, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]' FROM json_each($3) \
+             RETURNING id, citizen_id, slot"
+        }
+        Backend::Postgres => {
+            "INSERT INTO vouchers (campaign_id, status, claimed_at, kind_id, citizen_id, slot, idem_key, discount_fen, device) \
+             SELECT $1, 'claimed', $2, t.k, t.c, t.s, t.key, t.d, t.dev FROM json_to_recordset(CAST($3 AS json)) AS t(k bigint, c bigint, s bigint, key text, d bigint, dev text) \
+             RETURNING id, citizen_id, slot"
+        }
+    };
+    for (chunk_no, chunk) in issue.vouchers.chunks(10_000).enumerate() {
+        let rows: Vec<serde_json::Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let device = issue.devices[chunk_no * 10_000 + i];
+                match backend {
+                    Backend::Sqlite => json!([v.kind_id, v.citizen_id, v.slot, v.idempotency_key, v.discount_fen, device]),
+                    Backend::Postgres => {
+                        json!({"k": v.kind_id, "c": v.citizen_id, "s": v.slot, "key": v.idempotency_key, "d": v.discount_fen, "dev": device})
+                    }
+                }
+            })
+            .collect();
+        let payload = serde_json::Value::Array(rows).to_string();
+        let mut rows = sqlx::query(insert).bind(campaign_id).bind(now_ms).bind(payload).fetch(&mut *conn);
+        while let Some(r) = rows.try_next().await? {
+            ids.insert((r.try_get(1)?, r.try_get(2)?), r.try_get(0)?);
+        }
+    }
+    for &(kind_id, n, _) in issue.taken {
+        // The condition is a second guard: the decision already kept the stock whole.
+        let done = sqlx::query("UPDATE voucher_kinds SET stock_remaining = stock_remaining - $1 WHERE id = $2 AND stock_remaining >= $1")
+            .bind(n)
+            .bind(kind_id)
+            .execute(&mut *conn)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!("voucher kind {kind_id}: stock would go below zero")));
+        }
+    }
+    if !issue.taken.is_empty() {
+        let moves: Vec<_> = issue
+            .taken
+            .iter()
+            .map(|&(kind_id, n, amount)| (EntryKind::Claim, Some(kind_id), None, n, amount))
+            .collect();
+        let head = append_entries(conn, campaign_id, (locked.seq, locked.hash.clone()), &moves, now_ms).await?;
+        set_head(conn, campaign_id, locked.budget_remaining - issue.budget_taken_fen, &head).await?;
+    }
+    Ok(ids)
 }
 
 fn status_of(code: &str) -> Result<VoucherStatus> {
@@ -533,61 +615,20 @@ impl Store {
                 device_of[*index] = &c.device;
             }
         }
-        let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(decision.new_vouchers.len());
-        // The batch's rows travel as ONE JSON parameter that the database unpacks: one short
-        // statement, prepared once, instead of thousands of bound parameters to parse.
-        let insert = match self.backend() {
-            Backend::Sqlite => {
-                "INSERT INTO vouchers (campaign_id, status, claimed_at, kind_id, citizen_id, slot, idem_key, discount_fen, device) \
-                 SELECT $1, 'claimed', $2, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]' FROM json_each($3) \
-                 RETURNING id, citizen_id, slot"
-            }
-            Backend::Postgres => {
-                "INSERT INTO vouchers (campaign_id, status, claimed_at, kind_id, citizen_id, slot, idem_key, discount_fen, device) \
-                 SELECT $1, 'claimed', $2, t.k, t.c, t.s, t.key, t.d, t.dev FROM json_to_recordset(CAST($3 AS json)) AS t(k bigint, c bigint, s bigint, key text, d bigint, dev text) \
-                 RETURNING id, citizen_id, slot"
-            }
-        };
-        for (chunk_no, chunk) in decision.new_vouchers.chunks(10_000).enumerate() {
-            let rows: Vec<serde_json::Value> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let device = device_of[chunk_no * 10_000 + i];
-                    match self.backend() {
-                        Backend::Sqlite => json!([v.kind_id, v.citizen_id, v.slot, v.idempotency_key, v.discount_fen, device]),
-                        Backend::Postgres => {
-                            json!({"k": v.kind_id, "c": v.citizen_id, "s": v.slot, "key": v.idempotency_key, "d": v.discount_fen, "dev": device})
-                        }
-                    }
-                })
-                .collect();
-            let payload = serde_json::Value::Array(rows).to_string();
-            let mut rows = sqlx::query(insert).bind(campaign_id).bind(now_ms).bind(payload).fetch(&mut *tx);
-            while let Some(r) = rows.try_next().await? {
-                ids.insert((r.try_get(1)?, r.try_get(2)?), r.try_get(0)?);
-            }
-        }
-        for &(kind_id, n, _) in &decision.taken {
-            // The condition is a second guard: the decision already kept the stock whole.
-            let done = sqlx::query("UPDATE voucher_kinds SET stock_remaining = stock_remaining - $1 WHERE id = $2 AND stock_remaining >= $1")
-                .bind(n)
-                .bind(kind_id)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() != 1 {
-                return Err(StoreError::Conflict(format!("voucher kind {kind_id}: stock would go below zero")));
-            }
-        }
-        if !decision.taken.is_empty() {
-            let moves: Vec<_> = decision
-                .taken
-                .iter()
-                .map(|&(kind_id, n, amount)| (EntryKind::Claim, Some(kind_id), None, n, amount))
-                .collect();
-            let head = append_entries(&mut tx, campaign_id, (locked.seq, locked.hash.clone()), &moves, now_ms).await?;
-            set_head(&mut tx, campaign_id, locked.budget_remaining - decision.budget_taken_fen, &head).await?;
-        }
+        let ids = issue_vouchers(
+            &mut tx,
+            self.backend(),
+            campaign_id,
+            &locked,
+            &Issue {
+                vouchers: &decision.new_vouchers,
+                devices: &device_of,
+                taken: &decision.taken,
+                budget_taken_fen: decision.budget_taken_fen,
+            },
+            now_ms,
+        )
+        .await?;
         tx.commit().await?;
         let answers = decision
             .outcomes

@@ -6,6 +6,7 @@
 //! kind's discount and the citizen is under the per-person limit. The same seed always gives
 //! the same winners; anyone holding the recorded seed can recompute them.
 
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// One citizen's registration for one voucher kind.
@@ -23,23 +24,53 @@ pub struct DrawKind {
     pub discount_fen: i64,
 }
 
-/// Why a registration is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a registration is refused. A refusal changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RegisterRefusal {
     NotLottery,
     NotActive,
+    NotOpenYet,
     Closed,
     AlreadyDrawn,
     OverLimit,
 }
 
-/// Whether a citizen may register: lottery mode, active, before the claim window ends and
-/// before the draw, and under the per-person limit of kinds (a repeat registration for the
-/// same kind is answered by the store as idempotent and not checked here).
+impl RegisterRefusal {
+    /// The stable code the API answers with.
+    pub fn code(self) -> &'static str {
+        match self {
+            RegisterRefusal::NotLottery => "not_lottery",
+            RegisterRefusal::NotActive => "campaign_closed",
+            RegisterRefusal::NotOpenYet => "not_open_yet",
+            RegisterRefusal::Closed => "registration_closed",
+            RegisterRefusal::AlreadyDrawn => "already_drawn",
+            RegisterRefusal::OverLimit => "per_person_limit_reached",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            RegisterRefusal::NotLottery => "this campaign hands out vouchers first come, first served: claim instead",
+            RegisterRefusal::NotActive => "this campaign has been closed",
+            RegisterRefusal::NotOpenYet => "registration opens with the claim window",
+            RegisterRefusal::Closed => "registration closed with the claim window",
+            RegisterRefusal::AlreadyDrawn => "the lottery has been drawn: registration is closed",
+            RegisterRefusal::OverLimit => "you have registered for as many kinds as one person may hold vouchers",
+        }
+    }
+}
+
+/// Whether a citizen may register: lottery mode, active, within the claim window (which is
+/// the registration window) and before the draw, and under the per-person limit of kinds (a
+/// repeat registration for the same kind is answered by the store as idempotent and not
+/// checked here).
+#[allow(clippy::too_many_arguments)]
 pub fn may_register(
     is_lottery: bool,
     active: bool,
     drawn: bool,
+    claim_start_ms: i64,
     claim_end_ms: i64,
     now_ms: i64,
     kinds_registered: i64,
@@ -54,11 +85,65 @@ pub fn may_register(
     if drawn {
         return Err(RegisterRefusal::AlreadyDrawn);
     }
+    if now_ms < claim_start_ms {
+        return Err(RegisterRefusal::NotOpenYet);
+    }
     if now_ms >= claim_end_ms {
         return Err(RegisterRefusal::Closed);
     }
     if kinds_registered >= per_person_limit {
         return Err(RegisterRefusal::OverLimit);
+    }
+    Ok(())
+}
+
+/// Why a draw is refused. A refusal changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrawRefusal {
+    NotLottery,
+    NotOpenYet,
+    AlreadyDrawn,
+    Expired,
+}
+
+impl DrawRefusal {
+    /// The stable code the API answers with.
+    pub fn code(self) -> &'static str {
+        match self {
+            DrawRefusal::NotLottery => "not_lottery",
+            DrawRefusal::NotOpenYet => "not_open_yet",
+            DrawRefusal::AlreadyDrawn => "already_drawn",
+            DrawRefusal::Expired => "vouchers_expired",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            DrawRefusal::NotLottery => "this campaign hands out vouchers first come, first served: there is nothing to draw",
+            DrawRefusal::NotOpenYet => "the draw can be made once registration has opened with the claim window",
+            DrawRefusal::AlreadyDrawn => "this campaign has been drawn already: a campaign is drawn once",
+            DrawRefusal::Expired => "the vouchers' validity has ended: drawing now would issue vouchers nobody can spend",
+        }
+    }
+}
+
+/// Whether a campaign may be drawn: lottery mode, not drawn yet, registration opened, and the
+/// vouchers still valid. The draw may come before the claim window ends: it closes
+/// registration (see [`may_register`]), and an administrator closing a campaign early
+/// (inactive) may still draw among those who registered.
+pub fn may_draw(is_lottery: bool, drawn: bool, claim_start_ms: i64, valid_until_ms: i64, now_ms: i64) -> Result<(), DrawRefusal> {
+    if !is_lottery {
+        return Err(DrawRefusal::NotLottery);
+    }
+    if drawn {
+        return Err(DrawRefusal::AlreadyDrawn);
+    }
+    if now_ms < claim_start_ms {
+        return Err(DrawRefusal::NotOpenYet);
+    }
+    if now_ms >= valid_until_ms {
+        return Err(DrawRefusal::Expired);
     }
     Ok(())
 }
@@ -141,10 +226,21 @@ mod tests {
 
     #[test]
     fn register_rules() {
-        assert_eq!(may_register(false, true, false, 10, 0, 0, 1), Err(RegisterRefusal::NotLottery));
-        assert_eq!(may_register(true, true, false, 10, 10, 0, 1), Err(RegisterRefusal::Closed));
-        assert_eq!(may_register(true, true, true, 10, 0, 0, 1), Err(RegisterRefusal::AlreadyDrawn));
-        assert_eq!(may_register(true, true, false, 10, 0, 1, 1), Err(RegisterRefusal::OverLimit));
-        assert_eq!(may_register(true, true, false, 10, 0, 0, 1), Ok(()));
+        assert_eq!(may_register(false, true, false, 0, 10, 0, 0, 1), Err(RegisterRefusal::NotLottery));
+        assert_eq!(may_register(true, false, false, 0, 10, 0, 0, 1), Err(RegisterRefusal::NotActive));
+        assert_eq!(may_register(true, true, false, 5, 10, 4, 0, 1), Err(RegisterRefusal::NotOpenYet));
+        assert_eq!(may_register(true, true, false, 0, 10, 10, 0, 1), Err(RegisterRefusal::Closed));
+        assert_eq!(may_register(true, true, true, 0, 10, 0, 0, 1), Err(RegisterRefusal::AlreadyDrawn));
+        assert_eq!(may_register(true, true, false, 0, 10, 0, 1, 1), Err(RegisterRefusal::OverLimit));
+        assert_eq!(may_register(true, true, false, 0, 10, 0, 0, 1), Ok(()));
+    }
+
+    #[test]
+    fn draw_rules() {
+        assert_eq!(may_draw(false, false, 0, 10, 5), Err(DrawRefusal::NotLottery));
+        assert_eq!(may_draw(true, true, 0, 10, 5), Err(DrawRefusal::AlreadyDrawn));
+        assert_eq!(may_draw(true, false, 6, 10, 5), Err(DrawRefusal::NotOpenYet));
+        assert_eq!(may_draw(true, false, 0, 10, 10), Err(DrawRefusal::Expired));
+        assert_eq!(may_draw(true, false, 0, 10, 5), Ok(()));
     }
 }

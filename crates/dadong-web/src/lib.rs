@@ -301,6 +301,7 @@ pub fn routes() -> Vec<RouteSpec> {
         // Vouchers (issue 5).
         r(M::GET, "/vouchers", ViewCampaigns, get(vouchers::campaigns)),
         r(M::POST, "/vouchers/claim", ClaimVoucher, post(vouchers::claim)),
+        r(M::POST, "/vouchers/register", ClaimVoucher, post(vouchers::register)),
         r(M::GET, "/vouchers/wallet", ClaimVoucher, get(vouchers::wallet)),
         r(M::GET, "/merchant", RedeemVoucher, get(vouchers::merchant)),
         r(M::POST, "/merchant/apply", RedeemVoucher, post(vouchers::merchant_apply)),
@@ -309,6 +310,7 @@ pub fn routes() -> Vec<RouteSpec> {
         r(M::POST, "/admin/vouchers/merchants", ManageVouchers, post(vouchers::admin_decide)),
         r(M::POST, "/admin/vouchers/settle", ManageVouchers, post(vouchers::admin_settle)),
         r(M::POST, "/admin/vouchers/flags", ManageVouchers, post(vouchers::admin_review)),
+        r(M::POST, "/admin/vouchers/draw", ManageVouchers, post(vouchers::admin_draw)),
         r(
             M::GET,
             "/admin/vouchers/settlements.xlsx",
@@ -318,6 +320,13 @@ pub fn routes() -> Vec<RouteSpec> {
         r(M::GET, "/api/v1/vouchers/campaigns", ViewCampaigns, get(vouchers_api::campaigns)),
         r(M::POST, "/api/v1/vouchers/campaigns", ManageVouchers, post(vouchers_api::create_campaign)),
         r(M::POST, "/api/v1/vouchers/campaigns/{id}/claims", ClaimVoucher, post(vouchers_api::claim)),
+        r(
+            M::POST,
+            "/api/v1/vouchers/campaigns/{id}/registrations",
+            ClaimVoucher,
+            post(vouchers_api::register),
+        ),
+        r(M::POST, "/api/v1/vouchers/campaigns/{id}/draw", ManageVouchers, post(vouchers_api::draw)),
         r(M::GET, "/api/v1/vouchers/wallet", ClaimVoucher, get(vouchers_api::wallet)),
         r(M::GET, "/api/v1/vouchers/merchant", RedeemVoucher, get(vouchers_api::merchant_me)),
         r(

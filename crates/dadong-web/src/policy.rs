@@ -61,11 +61,12 @@ pub enum Action {
     // Vouchers (issue 5).
     /// Seeing the voucher campaigns: every signed-in role.
     ViewCampaigns,
-    /// Claiming vouchers and seeing one's wallet: citizens.
+    /// Claiming vouchers (or registering for a lottery campaign's) and seeing one's wallet:
+    /// citizens.
     ClaimVoucher,
     /// Applying as a merchant, scanning vouchers, one's history and settlements: merchants.
     RedeemVoucher,
-    /// Campaigns, merchant approval, settlement runs, fraud review: admins.
+    /// Campaigns, lottery draws, merchant approval, settlement runs, fraud review: admins.
     ManageVouchers,
     /// The vouchers' figures, settlements and ledger check: the leadership and admins
     /// (figures also for the statistics office).

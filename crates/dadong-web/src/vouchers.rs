@@ -3,6 +3,10 @@
 //! amount, history, settlements), and the administration (merchants per category, the
 //! settlement run and its workbook, fraud review, figures, the ledger check).
 //!
+//! Lottery campaigns show a register button (报名) per kind instead of claim, and "registered"
+//! once done; administrators draw (抽签) from the same page, after which everyone sees the
+//! draw's seed, time and number of winners.
+//!
 //! Every action goes through the same store calls as the API; refusals are shown with their
 //! reason and change nothing.
 
@@ -18,6 +22,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use dadong_domain::Fen;
 use dadong_store::vouchers::{ClaimAnswer, RedeemError, Settlement};
+use dadong_store::vouchers_lottery::LotteryError;
 use dadong_vouchers::Category;
 use serde::Deserialize;
 
@@ -58,6 +63,16 @@ pub struct KindRow {
     pub discount: String,
     pub remaining: i64,
     pub total: i64,
+    /// Lottery campaigns: whether the signed-in citizen registered for this kind.
+    pub registered: bool,
+}
+
+/// A lottery campaign's draw as the page shows it.
+pub struct DrawView {
+    pub seed: String,
+    pub at: String,
+    pub registrations: i64,
+    pub winners: i64,
 }
 
 pub struct CampaignRow {
@@ -70,6 +85,8 @@ pub struct CampaignRow {
     pub valid: String,
     pub limit: i64,
     pub kinds: Vec<KindRow>,
+    pub lottery: bool,
+    pub draw: Option<DrawView>,
 }
 
 #[derive(Template)]
@@ -79,6 +96,8 @@ pub struct CampaignsPage {
     pub nav: Nav,
     pub campaigns: Vec<CampaignRow>,
     pub can_claim: bool,
+    /// Administrators see a draw button on lottery campaigns not drawn yet.
+    pub can_draw: bool,
     pub claim_key: String,
     pub notice: Option<String>,
 }
@@ -90,13 +109,40 @@ fn category_name(t: T, code: &str) -> String {
     }
 }
 
-/// Campaigns, with claim buttons for citizens.
+/// Campaigns, with claim buttons for citizens (register buttons on lottery campaigns), and a
+/// draw button for administrators; a drawn campaign shows its seed, time and winners to all.
 pub async fn campaigns(State(state): State<AppState>, Signed(p, lang): Signed, axum::extract::Query(q): axum::extract::Query<NoticeQuery>) -> PageResult {
     let t = T::new(lang);
     let list = state.store.campaigns().await.map_err(internal(lang))?;
+    let can_claim = crate::policy::Action::ClaimVoucher.allows(p.role());
+    let registered: std::collections::HashSet<(i64, i64)> = if can_claim {
+        state.store.registrations_of(p.user.id).await.map_err(internal(lang))?.into_iter().collect()
+    } else {
+        Default::default()
+    };
+    let mut draws: std::collections::HashMap<i64, DrawView> = state
+        .store
+        .lottery_draws()
+        .await
+        .map_err(internal(lang))?
+        .into_iter()
+        .map(|d| {
+            (
+                d.campaign_id,
+                DrawView {
+                    seed: d.seed,
+                    at: crate::format_time(d.drawn_at_ms),
+                    registrations: d.registrations,
+                    winners: d.winners,
+                },
+            )
+        })
+        .collect();
     let campaigns = list
         .into_iter()
         .map(|c| CampaignRow {
+            lottery: c.claim_mode == dadong_vouchers::ClaimMode::Lottery.code(),
+            draw: draws.remove(&c.id),
             id: c.id,
             name: c.name,
             budget: yuan(c.budget_fen),
@@ -109,6 +155,7 @@ pub async fn campaigns(State(state): State<AppState>, Signed(p, lang): Signed, a
                 .kinds
                 .into_iter()
                 .map(|k| KindRow {
+                    registered: registered.contains(&(c.id, k.id)),
                     id: k.id,
                     category: category_name(t, &k.category),
                     name: k.name,
@@ -124,7 +171,8 @@ pub async fn campaigns(State(state): State<AppState>, Signed(p, lang): Signed, a
         t,
         nav: Nav::for_user(&p, "/vouchers"),
         campaigns,
-        can_claim: crate::policy::Action::ClaimVoucher.allows(p.role()),
+        can_claim,
+        can_draw: crate::policy::Action::ManageVouchers.allows(p.role()),
         claim_key: dadong_domain::crypto::random_token(12),
         notice: q.notice,
     }))
@@ -148,6 +196,28 @@ pub async fn claim(State(state): State<AppState>, Signed(p, lang): Signed, req: 
         Ok(ClaimAnswer::Granted { .. }) => Ok(notice_redirect("/vouchers/wallet", t.t("vouchers.claimed"))),
         Ok(ClaimAnswer::Refused { reason }) => Ok(notice_redirect("/vouchers", &format!("{}: {}", t.t("vouchers.refused"), reason.message()))),
         Err(e) => Err(PageError::new(e.kind, e.message, lang)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    campaign_id: i64,
+    kind_id: i64,
+}
+
+/// Registers for a lottery campaign's kind from the page; a repeat is answered as registered.
+pub async fn register(State(state): State<AppState>, Signed(p, lang): Signed, req: Request) -> PageResult {
+    let f: RegisterForm = form(req, lang).await?;
+    let t = T::new(lang);
+    match state
+        .store
+        .register_for_lottery(&actor_of(&p), p.user.id, f.campaign_id, f.kind_id, dadong_store::now_ms())
+        .await
+    {
+        Ok(_) => Ok(notice_redirect("/vouchers", t.t("vouchers.registered_now"))),
+        Err(LotteryError::Register(r)) => Ok(notice_redirect("/vouchers", &format!("{}: {}", t.t("vouchers.register_refused"), r.message()))),
+        Err(LotteryError::Draw(d)) => Ok(notice_redirect("/vouchers", d.message())),
+        Err(LotteryError::Store(e)) => Err(internal(lang)(e)),
     }
 }
 
@@ -525,6 +595,26 @@ pub async fn admin_settle(State(state): State<AppState>, Signed(p, lang): Signed
         "/admin/vouchers",
         &format!("{}: {}", T::new(lang).t("vouchers.settled"), made.len()),
     ))
+}
+
+#[derive(Deserialize)]
+pub struct DrawForm {
+    campaign_id: i64,
+}
+
+/// Draws a lottery campaign from the campaigns page (admin).
+pub async fn admin_draw(State(state): State<AppState>, Signed(p, lang): Signed, req: Request) -> PageResult {
+    let f: DrawForm = form(req, lang).await?;
+    let t = T::new(lang);
+    match state.store.draw_lottery(&actor_of(&p), f.campaign_id, dadong_store::now_ms()).await {
+        Ok(d) => Ok(notice_redirect(
+            "/vouchers",
+            &format!("{}: {} {}", t.t("vouchers.drawn_now"), t.t("vouchers.draw.winners"), d.winners),
+        )),
+        Err(LotteryError::Draw(d)) => Ok(notice_redirect("/vouchers", &format!("{}: {}", t.t("vouchers.draw_refused"), d.message()))),
+        Err(LotteryError::Register(r)) => Ok(notice_redirect("/vouchers", r.message())),
+        Err(LotteryError::Store(e)) => Err(internal(lang)(e)),
+    }
 }
 
 #[derive(Deserialize)]

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dadong_domain::Fen;
 use dadong_store::vouchers::{ClaimAnswer, PendingClaim, RedeemError};
+use dadong_store::vouchers_lottery::{LotteryDraw, LotteryError};
 use dadong_vouchers::claim::{ClaimRequest, valid_key};
 use dadong_vouchers::{CampaignSpec, Category, ClaimMode, KindSpec};
 use serde::{Deserialize, Serialize};
@@ -745,4 +746,118 @@ pub async fn ledger_verify(State(state): State<AppState>) -> Result<Json<LedgerV
         vouchers: r.vouchers,
         breaks: r.breaks.iter().map(ToString::to_string).collect(),
     }))
+}
+
+// The lottery claim mode: citizens register, an administrator draws once.
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationIn {
+    kind_id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RegistrationOut {
+    campaign_id: i64,
+    kind_id: i64,
+    registered_at: String,
+    /// True when the citizen had registered for this kind already: nothing changed.
+    repeated: bool,
+}
+
+/// A refused registration or draw is a 409 with the rule's stable code, like a refused claim.
+pub fn lottery_error(e: LotteryError) -> ApiError {
+    match e {
+        LotteryError::Register(r) => refusal(r.code(), r.message()),
+        LotteryError::Draw(d) => refusal(d.code(), d.message()),
+        LotteryError::Store(e) => e.into(),
+    }
+}
+
+/// Registers the signed-in citizen for one kind of a lottery campaign (citizen). Registering
+/// again for the same kind answers 200 with the first registration and changes nothing.
+#[utoipa::path(post, path = "/api/v1/vouchers/campaigns/{id}/registrations", request_body = RegistrationIn,
+    responses((status = 201, body = RegistrationOut, description = "registered"), (status = 200, body = RegistrationOut, description = "registered already: nothing changed"),
+        (status = 409, body = crate::api::ErrorOut, description = "refused: not_lottery, not_open_yet, registration_closed, already_drawn, per_person_limit_reached, campaign_closed"),
+        (status = 422, body = crate::api::ErrorOut), (status = 404, body = crate::api::ErrorOut), (status = 403, body = crate::api::ErrorOut)))]
+pub async fn register(
+    State(state): State<AppState>,
+    Signed(p, _): Signed,
+    Path(campaign_id): Path<i64>,
+    ApiJson(body): ApiJson<RegistrationIn>,
+) -> Result<(StatusCode, Json<RegistrationOut>), ApiError> {
+    let r = state
+        .store
+        .register_for_lottery(&actor_of(&p), p.user.id, campaign_id, body.kind_id, dadong_store::now_ms())
+        .await
+        .map_err(lottery_error)?;
+    let status = if r.repeated { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((
+        status,
+        Json(RegistrationOut {
+            campaign_id: r.campaign_id,
+            kind_id: r.kind_id,
+            registered_at: crate::format_time(r.registered_at_ms),
+            repeated: r.repeated,
+        }),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DrawnKindOut {
+    kind_id: i64,
+    /// The stock the draw was given.
+    stock: i64,
+    discount: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DrawOut {
+    campaign_id: i64,
+    /// 64 hex digits from the CSPRNG: `lottery::draw` with this seed recomputes the winners.
+    seed: String,
+    drawn_at: String,
+    drawn_by: Option<i64>,
+    registrations: i64,
+    winners: i64,
+    /// The budget the draw was given.
+    budget: String,
+    kinds: Vec<DrawnKindOut>,
+}
+
+impl From<LotteryDraw> for DrawOut {
+    fn from(d: LotteryDraw) -> Self {
+        DrawOut {
+            campaign_id: d.campaign_id,
+            seed: d.seed,
+            drawn_at: crate::format_time(d.drawn_at_ms),
+            drawn_by: d.drawn_by,
+            registrations: d.registrations,
+            winners: d.winners,
+            budget: yuan(d.budget_fen),
+            kinds: d
+                .kinds
+                .into_iter()
+                .map(|k| DrawnKindOut {
+                    kind_id: k.kind_id,
+                    stock: k.stock,
+                    discount: yuan(k.discount_fen),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Draws a lottery campaign and issues the winners' vouchers (admin). A campaign is drawn
+/// once: a second draw is refused with `already_drawn` and changes nothing.
+#[utoipa::path(post, path = "/api/v1/vouchers/campaigns/{id}/draw",
+    responses((status = 201, body = DrawOut), (status = 409, body = crate::api::ErrorOut, description = "refused: not_lottery, not_open_yet, already_drawn, vouchers_expired"),
+        (status = 404, body = crate::api::ErrorOut), (status = 403, body = crate::api::ErrorOut)))]
+pub async fn draw(State(state): State<AppState>, Signed(p, _): Signed, Path(campaign_id): Path<i64>) -> Result<(StatusCode, Json<DrawOut>), ApiError> {
+    let d = state
+        .store
+        .draw_lottery(&actor_of(&p), campaign_id, dadong_store::now_ms())
+        .await
+        .map_err(lottery_error)?;
+    Ok((StatusCode::CREATED, Json(d.into())))
 }

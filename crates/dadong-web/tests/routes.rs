@@ -1073,6 +1073,14 @@ fn table(enterprise: &str, project: &str, application: i64) -> Vec<(Method, &'st
             false,
         ),
         (
+            post.clone(),
+            "/vouchers/register",
+            "/vouchers/register",
+            Body::Form("campaign_id=999999&kind_id=1"),
+            Expect::Page(CITIZENS, 404),
+            false,
+        ),
+        (
             get.clone(),
             "/vouchers/wallet",
             "/vouchers/wallet",
@@ -1123,6 +1131,14 @@ fn table(enterprise: &str, project: &str, application: i64) -> Vec<(Method, &'st
             false,
         ),
         (
+            post.clone(),
+            "/admin/vouchers/draw",
+            "/admin/vouchers/draw",
+            Body::Form("campaign_id=999999"),
+            Expect::Page(ADMIN, 404),
+            false,
+        ),
+        (
             get.clone(),
             "/admin/vouchers/settlements.xlsx",
             "/admin/vouchers/settlements.xlsx",
@@ -1152,6 +1168,22 @@ fn table(enterprise: &str, project: &str, application: i64) -> Vec<(Method, &'st
             "/api/v1/vouchers/campaigns/999999/claims",
             Body::Json(r#"{"kind_id": 1, "idempotency_key": "route-{who}"}"#),
             Expect::Api(CITIZENS, 409),
+            false,
+        ),
+        (
+            post.clone(),
+            "/api/v1/vouchers/campaigns/{id}/registrations",
+            "/api/v1/vouchers/campaigns/999999/registrations",
+            Body::Json(r#"{"kind_id": 1}"#),
+            Expect::Api(CITIZENS, 404),
+            false,
+        ),
+        (
+            post.clone(),
+            "/api/v1/vouchers/campaigns/{id}/draw",
+            "/api/v1/vouchers/campaigns/999999/draw",
+            Body::Json(""),
+            Expect::Api(ADMIN, 404),
             false,
         ),
         (
