@@ -58,7 +58,8 @@ pub async fn call(app: &TestApp, who: &Caller, method: Method, path: &str, body:
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
-/// Posts a page's form as a browser does, with the session's form token.
+/// Posts a page's form as a browser does, with the session's form token; the answer's
+/// status and, for a redirect, where it leads, else the page.
 pub async fn form(app: &TestApp, who: &Caller, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
     let mut body: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     body.push(("csrf_token".into(), who.csrf.clone()));
@@ -75,7 +76,12 @@ pub async fn form(app: &TestApp, who: &Caller, path: &str, fields: &[(&str, &str
         .send()
         .await
         .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
+    let status = r.status();
+    if status.is_redirection() {
+        let location = r.headers().get(reqwest::header::LOCATION).map(|l| l.to_str().unwrap().to_string());
+        return (status.as_u16(), location.unwrap_or_default());
+    }
+    (status.as_u16(), r.text().await.unwrap())
 }
 
 /// Reads a page as the signed-in user.

@@ -5,85 +5,18 @@
 //! after the draw, its seed and number of winners. Every other role is refused with 403.
 
 use dadong_store::{Actor, NewUser, Store};
+use dadong_testkit::http::{PASSWORD, call, form, page, sign_in};
 use dadong_testkit::{Backend, TestApp, on_both_backends};
 use dadong_vouchers::{CampaignSpec, Category, ClaimMode, KindSpec};
-use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
-use reqwest::{Client, Method};
-use serde_json::{Value, json};
+use reqwest::Method;
+use serde_json::json;
 
 on_both_backends!(
     a_citizen_registers_once_and_only_an_admin_draws_once_through_the_api,
     the_campaigns_page_registers_a_citizen_and_lets_an_admin_draw,
 );
 
-const PASSWORD: &str = "correct horse battery";
 const HOUR: i64 = 3_600_000;
-
-fn client() -> Client {
-    Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-struct Caller {
-    cookie: String,
-    csrf: String,
-}
-
-async fn sign_in(app: &TestApp, username: &str) -> Caller {
-    let r = client()
-        .post(app.url("/api/v1/session"))
-        .json(&json!({"username": username, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "sign in {username}");
-    let cookie = r
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("dadong_session="))
-        .unwrap();
-    let body: Value = r.json().await.unwrap();
-    Caller {
-        cookie,
-        csrf: body["csrf_token"].as_str().unwrap().to_string(),
-    }
-}
-
-async fn call(app: &TestApp, who: &Caller, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = client()
-        .request(method, app.url(path))
-        .header(COOKIE, &who.cookie)
-        .header("x-csrf-token", &who.csrf);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-/// Posts a page's form as a browser does, with the session's form token.
-async fn form(app: &TestApp, who: &Caller, path: &str, fields: &[(&str, String)]) -> (u16, String) {
-    let mut body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    body.push(format!("csrf_token={}", who.csrf));
-    let r = client()
-        .post(app.url(path))
-        .header(COOKIE, &who.cookie)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body.join("&"))
-        .send()
-        .await
-        .unwrap();
-    let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
-    (r.status().as_u16(), location)
-}
-
-async fn page(app: &TestApp, who: &Caller, path: &str) -> (u16, String) {
-    let r = client().get(app.url(path)).header(COOKIE, &who.cookie).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
 
 /// Users of every role the test needs, and a lottery campaign whose window is open now.
 async fn setup(store: &Store) -> (i64, Vec<i64>) {
@@ -214,7 +147,8 @@ async fn the_campaigns_page_registers_a_citizen_and_lets_an_admin_draw(backend: 
     assert!(html.contains(&format!("data-testid=\"register-{}\"", kinds[0])), "a 报名 button");
     assert!(html.contains("报名"));
     assert!(!html.contains(&format!("data-testid=\"claim-{}\"", kinds[0])), "no 领取 button on a lottery");
-    let fields = [("campaign_id", campaign.to_string()), ("kind_id", kinds[0].to_string())];
+    let (campaign_text, kind_text) = (campaign.to_string(), kinds[0].to_string());
+    let fields = [("campaign_id", campaign_text.as_str()), ("kind_id", kind_text.as_str())];
     let (status, location) = form(&app, &citizen, "/vouchers/register", &fields).await;
     assert_eq!(status, 303);
     assert!(location.starts_with("/vouchers?notice="), "{location}");
@@ -225,13 +159,13 @@ async fn the_campaigns_page_registers_a_citizen_and_lets_an_admin_draw(backend: 
 
     let (status, _) = form(&app, &merchant, "/vouchers/register", &fields).await;
     assert_eq!(status, 403, "a merchant cannot register");
-    let (status, _) = form(&app, &citizen, "/admin/vouchers/draw", &[("campaign_id", campaign.to_string())]).await;
+    let (status, _) = form(&app, &citizen, "/admin/vouchers/draw", &[("campaign_id", campaign_text.as_str())]).await;
     assert_eq!(status, 403, "a citizen cannot draw");
 
     let (_, html) = page(&app, &admin, "/vouchers").await;
     assert!(html.contains(&format!("data-testid=\"draw-button-{campaign}\"")), "an 抽签 button");
     assert!(html.contains("抽签"));
-    let (status, location) = form(&app, &admin, "/admin/vouchers/draw", &[("campaign_id", campaign.to_string())]).await;
+    let (status, location) = form(&app, &admin, "/admin/vouchers/draw", &[("campaign_id", campaign_text.as_str())]).await;
     assert_eq!(status, 303);
     assert!(location.starts_with("/vouchers?notice="), "{location}");
     let d = app.store.lottery_draw(campaign).await.unwrap().expect("drawn");
