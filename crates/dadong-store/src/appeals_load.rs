@@ -6,14 +6,11 @@
 
 use crate::appeals::{Duty, TargetKind};
 use crate::audit::{self, Actor};
-use crate::{Result, Store, StoreError, now_ms, placeholders};
+use crate::{Backend, Result, Store, StoreError, now_ms, placeholders, rows_per_insert};
 use dadong_appeals::{Appeal, Metric, Status};
 use jiff::Timestamp;
 use serde_json::json;
 use sqlx::AssertSqlSafe;
-
-/// Rows per multi-row INSERT: well inside both backends' parameter limits.
-const ROWS_PER_INSERT: usize = 400;
 
 /// One step of an appeal's history.
 #[derive(Debug, Clone)]
@@ -49,8 +46,8 @@ pub struct VisitRecord {
     pub problems: String,
 }
 
-async fn insert_rows(tx: &mut sqlx::AnyConnection, head: &str, width: usize, rows: Vec<Vec<Value>>) -> Result<()> {
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
+async fn insert_rows(tx: &mut sqlx::AnyConnection, backend: Backend, head: &str, width: usize, rows: Vec<Vec<Value>>) -> Result<()> {
+    for chunk in rows.chunks(rows_per_insert(backend, width)) {
         let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * width + 1, width))).collect();
         let sql = format!("{head} VALUES {}", values.join(", "));
         let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -97,7 +94,14 @@ impl Store {
                 scope.push(vec![Value::Int(*user), Value::Text(target.clone())]);
             }
         }
-        insert_rows(&mut tx, "INSERT INTO service_assignments (kind, target, user_id, duty, created_at)", 5, a).await?;
+        insert_rows(
+            &mut tx,
+            self.backend(),
+            "INSERT INTO service_assignments (kind, target, user_id, duty, created_at)",
+            5,
+            a,
+        )
+        .await?;
         // The sign-in scope may hold some already (assigned by `assign_company`).
         for chunk in scope {
             let (Value::Int(user), Value::Text(code)) = (&chunk[0], &chunk[1]) else {
@@ -143,6 +147,7 @@ impl Store {
             .collect();
         insert_rows(
             &mut tx,
+            self.backend(),
             "INSERT INTO visits (user_id, kind, target, visit_date, people_met, findings, problems, created_at)",
             8,
             rows,
@@ -241,6 +246,7 @@ impl Store {
         }
         insert_rows(
             &mut tx,
+            self.backend(),
             "INSERT INTO appeal_events (appeal_id, at, user_id, kind, status_after, note)",
             6,
             events,
@@ -248,6 +254,7 @@ impl Store {
         .await?;
         insert_rows(
             &mut tx,
+            self.backend(),
             "INSERT INTO follow_up_calls (appeal_id, called_at, reached, satisfaction, note)",
             5,
             follow_ups,
@@ -285,6 +292,7 @@ impl Store {
         let now = now_ms();
         insert_rows(
             &mut tx,
+            self.backend(),
             "INSERT INTO key_enterprises (credit_code, added_at)",
             2,
             keys.iter().map(|k| vec![Value::Text(k.clone()), Value::Int(now)]).collect(),
@@ -295,6 +303,7 @@ impl Store {
         }
         insert_rows(
             &mut tx,
+            self.backend(),
             "INSERT INTO daily_figures (credit_code, day, metric, value, recorded_by, recorded_at)",
             6,
             figures
@@ -314,6 +323,7 @@ impl Store {
         .await?;
         insert_rows(
             &mut tx,
+            self.backend(),
             "INSERT INTO monthly_plans (credit_code, period, metric, value)",
             4,
             plans

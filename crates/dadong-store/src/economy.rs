@@ -5,7 +5,7 @@
 //! Periods are stored as integers `YYYYMM`, so the same month a year earlier is `period - 100`.
 
 use crate::audit::{self, Actor};
-use crate::{Backend, Result, Store, StoreError, now_ms, placeholders};
+use crate::{Backend, Result, Store, StoreError, now_ms, placeholders, rows_per_insert};
 use dadong_domain::Period;
 use dadong_domain::money::{div_round_half_away, growth_pct};
 use dadong_economy::import::ImportError;
@@ -160,13 +160,14 @@ fn row_error(row: usize, column: &str, value: &str, reason: &str) -> ImportError
 /// an optional `ON CONFLICT …` clause; `bind` adds one row's values in column order.
 async fn insert_batched<T>(
     conn: &mut AnyConnection,
+    backend: Backend,
     head: &str,
     columns: usize,
     tail: &str,
     rows: &[T],
     bind: impl for<'q> Fn(sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>, &'q T) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
 ) -> Result<()> {
-    for chunk in rows.chunks(BATCH_ROWS) {
+    for chunk in rows.chunks(rows_per_insert(backend, columns)) {
         let mut sql = String::from(head);
         for r in 0..chunk.len() {
             sql.push_str(if r == 0 { " (" } else { ", (" });
@@ -274,6 +275,7 @@ impl Store {
         }
         insert_batched(
             &mut tx,
+            self.backend(),
             "INSERT INTO enterprises (credit_code, name, industry, above_size, park, registered, updated_at) VALUES",
             7,
             "ON CONFLICT (credit_code) DO UPDATE SET name = excluded.name, industry = excluded.industry, above_size = excluded.above_size, park = excluded.park, registered = excluded.registered, updated_at = excluded.updated_at",
@@ -291,6 +293,7 @@ impl Store {
         .await?;
         insert_batched(
             &mut tx,
+            self.backend(),
             "INSERT INTO market_entities (credit_code, name, kind, registered) VALUES",
             4,
             "ON CONFLICT (credit_code) DO UPDATE SET name = excluded.name, registered = excluded.registered",
@@ -329,6 +332,7 @@ impl Store {
             .collect();
         insert_batched(
             &mut tx,
+            self.backend(),
             "INSERT INTO enterprise_tags (credit_code, tag, entered) VALUES",
             3,
             "",
@@ -404,6 +408,7 @@ impl Store {
         let replaced = self.count_existing_values(&mut tx, rows).await?;
         insert_batched(
             &mut tx,
+            self.backend(),
             "INSERT INTO indicator_values (credit_code, indicator, period, value) VALUES",
             4,
             "ON CONFLICT (credit_code, indicator, period) DO UPDATE SET value = excluded.value",
@@ -465,6 +470,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         insert_batched(
             &mut tx,
+            self.backend(),
             "INSERT INTO district_figures (district, indicator, period, total, growth_tenths) VALUES",
             5,
             "ON CONFLICT (district, indicator, period) DO UPDATE SET total = excluded.total, growth_tenths = excluded.growth_tenths",
@@ -503,6 +509,7 @@ impl Store {
         }
         insert_batched(
             &mut tx,
+            self.backend(),
             "INSERT INTO projects (project_id, name, investment, industry, kind, signed, landed, started, completed, updated_at) VALUES",
             10,
             "ON CONFLICT (project_id) DO UPDATE SET name = excluded.name, investment = excluded.investment, industry = excluded.industry, kind = excluded.kind, signed = excluded.signed, landed = excluded.landed, started = excluded.started, completed = excluded.completed, updated_at = excluded.updated_at",
@@ -535,6 +542,7 @@ impl Store {
         }
         insert_batched(
             &mut tx,
+            self.backend(),
             "INSERT INTO project_stages (project_id, stage, stage_date, recorded_at) VALUES",
             4,
             "",

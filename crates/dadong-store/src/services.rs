@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 
 use crate::audit::{self, Actor};
-use crate::{Backend, Result, Store, StoreError, ids_from_json, placeholders};
+use crate::{Backend, Result, Store, StoreError, ids_from_json, placeholders, rows_per_insert};
 
 /// The department that runs the service hall: it accepts applications and delivers results.
 pub const HALL_DEPARTMENT: &str = "business_env";
@@ -421,7 +421,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let now = crate::now_ms();
         const COLS: usize = 10;
-        for chunk in matters.chunks(200) {
+        for chunk in matters.chunks(rows_per_insert(self.backend(), COLS)) {
             let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * COLS + 1, COLS))).collect();
             let sql = format!(
                 "INSERT INTO matters ({MATTER_COLUMNS}, updated_at) VALUES {} ON CONFLICT (code) DO UPDATE SET name = excluded.name, department_code = excluded.department_code, legal_basis = excluded.legal_basis, materials_json = excluded.materials_json, time_limit_days = excluded.time_limit_days, fee_fen = excluded.fee_fen, level = excluded.level, channels = excluded.channels, updated_at = excluded.updated_at",

@@ -9,7 +9,7 @@
 //! it. Claims and redemptions are recorded in the ledger; the administrative acts around
 //! them (campaigns, merchants, settlements) in the audit chain.
 
-use crate::{Backend, Result, Store, StoreError, audit, ids_from_json, json_rows, placeholders};
+use crate::{Backend, Result, Store, StoreError, audit, ids_from_json, json_rows};
 use dadong_domain::CreditCode;
 use dadong_vouchers::claim::{CampaignState, ClaimOutcome, ClaimRefusal, ClaimRequest, Holdings, KindState, NewVoucher, decide_batch};
 use dadong_vouchers::ledger::{CampaignFacts, ChainWalker, Entry, EntryKind, GENESIS_HASH, KindFacts, LedgerBreak, VoucherSums, next_entry, reconcile};
@@ -201,8 +201,31 @@ pub(crate) async fn lock_campaign(conn: &mut AnyConnection, backend: Backend, ca
 /// One ledger movement to append: kind, voucher kind, voucher, count, amount in fen.
 type Move = (EntryKind, Option<i64>, Option<i64>, i64, i64);
 
-/// Appends ledger entries after the locked head and returns the new head.
-async fn append_entries(conn: &mut AnyConnection, campaign_id: i64, head: (i64, String), moves: &[Move], at_ms: i64) -> Result<(i64, String)> {
+/// The ledger's columns as [`append_entries`] passes them, one JSON object per entry.
+const LEDGER_COLUMNS: &[(&str, &str)] = &[
+    ("campaign_id", "bigint"),
+    ("seq", "bigint"),
+    ("kind", "text"),
+    ("voucher_kind_id", "bigint"),
+    ("voucher_id", "bigint"),
+    ("count", "bigint"),
+    ("amount_fen", "bigint"),
+    ("at", "bigint"),
+    ("prev_hash", "text"),
+    ("hash", "text"),
+];
+
+/// Appends ledger entries after the locked head and returns the new head. The entries go in
+/// as one JSON parameter per statement: thousands of placeholders cost SQLite time that
+/// grows with their square (each bind looks its name up in a list).
+async fn append_entries(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    campaign_id: i64,
+    head: (i64, String),
+    moves: &[Move],
+    at_ms: i64,
+) -> Result<(i64, String)> {
     let (mut seq, mut hash) = head;
     let mut entries = Vec::with_capacity(moves.len());
     for &(kind, kind_id, voucher_id, count, amount) in moves {
@@ -211,32 +234,28 @@ async fn append_entries(conn: &mut AnyConnection, campaign_id: i64, head: (i64, 
         hash = e.hash.clone();
         entries.push(e);
     }
-    for chunk in entries.chunks(500) {
-        let mut sql =
-            String::from("INSERT INTO voucher_ledger (campaign_id, seq, kind, voucher_kind_id, voucher_id, count, amount_fen, at, prev_hash, hash) VALUES ");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            sql.push_str(&placeholders(i * 10 + 1, 10));
-            sql.push(')');
-        }
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for e in chunk {
-            q = q
-                .bind(e.campaign_id)
-                .bind(e.seq)
-                .bind(e.kind.code())
-                .bind(e.voucher_kind_id)
-                .bind(e.voucher_id)
-                .bind(e.count)
-                .bind(e.amount_fen)
-                .bind(e.at_ms)
-                .bind(e.prev_hash.clone())
-                .bind(e.hash.clone());
-        }
-        q.execute(&mut *conn).await?;
+    let columns: Vec<&str> = LEDGER_COLUMNS.iter().map(|(c, _)| *c).collect();
+    let sql = format!(
+        "INSERT INTO voucher_ledger ({}) SELECT t.{} FROM {} ORDER BY t.seq",
+        columns.join(", "),
+        columns.join(", t."),
+        json_rows(backend, 1, LEDGER_COLUMNS)
+    );
+    for chunk in entries.chunks(10_000) {
+        let rows: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|e| {
+                json!({
+                    "campaign_id": e.campaign_id, "seq": e.seq, "kind": e.kind.code(), "voucher_kind_id": e.voucher_kind_id,
+                    "voucher_id": e.voucher_id, "count": e.count, "amount_fen": e.amount_fen, "at": e.at_ms,
+                    "prev_hash": e.prev_hash, "hash": e.hash,
+                })
+            })
+            .collect();
+        sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(serde_json::Value::Array(rows).to_string())
+            .execute(&mut *conn)
+            .await?;
     }
     Ok((seq, hash))
 }
@@ -328,7 +347,7 @@ pub(crate) async fn issue_vouchers(
             .iter()
             .map(|&(kind_id, n, amount)| (EntryKind::Claim, Some(kind_id), None, n, amount))
             .collect();
-        let head = append_entries(conn, campaign_id, (locked.seq, locked.hash.clone()), &moves, now_ms).await?;
+        let head = append_entries(conn, backend, campaign_id, (locked.seq, locked.hash.clone()), &moves, now_ms).await?;
         set_head(conn, campaign_id, locked.budget_remaining - issue.budget_taken_fen, &head).await?;
     }
     Ok(ids)
@@ -425,6 +444,7 @@ impl Store {
         }
         let head = append_entries(
             &mut tx,
+            self.backend(),
             id,
             (0, GENESIS_HASH.to_string()),
             &[(EntryKind::Fund, None, None, 0, spec.budget_fen)],
@@ -851,6 +871,7 @@ impl Store {
             .await?;
         let head = append_entries(
             &mut tx,
+            self.backend(),
             token.campaign_id,
             (locked.seq, locked.hash),
             &[(EntryKind::Redeem, None, Some(token.voucher_id), 1, discount)],
@@ -913,6 +934,7 @@ impl Store {
             .await?;
         let head = append_entries(
             &mut tx,
+            self.backend(),
             token.campaign_id,
             (locked.seq, locked.hash),
             &[(EntryKind::Refund, None, Some(voucher_id), 1, v.1)],
@@ -1004,7 +1026,7 @@ impl Store {
                 .bind(campaign_id)
                 .execute(&mut *tx)
                 .await?;
-            let head = append_entries(&mut tx, campaign_id, (locked.seq, locked.hash), &moves, now_ms).await?;
+            let head = append_entries(&mut tx, self.backend(), campaign_id, (locked.seq, locked.hash), &moves, now_ms).await?;
             set_head(&mut tx, campaign_id, locked.budget_remaining + returned, &head).await?;
             tx.commit().await?;
         }
@@ -1069,7 +1091,15 @@ impl Store {
         }
         for (campaign_id, (n, d)) in per_campaign {
             let Some(l) = locks.remove(&campaign_id) else { continue };
-            let head = append_entries(&mut tx, campaign_id, (l.seq, l.hash), &[(EntryKind::Settle, None, None, n, d)], now_ms).await?;
+            let head = append_entries(
+                &mut tx,
+                self.backend(),
+                campaign_id,
+                (l.seq, l.hash),
+                &[(EntryKind::Settle, None, None, n, d)],
+                now_ms,
+            )
+            .await?;
             set_head(&mut tx, campaign_id, l.budget_remaining, &head).await?;
         }
         let total: i64 = per_merchant.values().map(|v| v.1).sum();
@@ -1539,15 +1569,15 @@ impl Store {
         };
         let mut facts: HashMap<i64, (VoucherFacts, i64, i64)> = HashMap::with_capacity(items.len());
         let ids: Vec<i64> = items.iter().map(|i| i.voucher_id).collect();
-        for chunk in ids.chunks(500) {
+        // One statement for the whole batch, its ids looked up in the primary key: a list of
+        // placeholders per chunk let PostgreSQL pick a bitmap scan of the whole campaign.
+        {
             let sql = format!(
-                "SELECT v.id, v.status, k.category, k.threshold_fen, v.discount_fen, v.kind_id FROM vouchers v JOIN voucher_kinds k ON k.id = v.kind_id WHERE v.campaign_id = $1 AND v.id IN ({})",
-                placeholders(2, chunk.len())
+                "SELECT v.id, v.status, k.category, k.threshold_fen, v.discount_fen, v.kind_id FROM vouchers v JOIN voucher_kinds k ON k.id = v.kind_id \
+                 WHERE v.id IN ({}) AND v.campaign_id = $1",
+                ids_from_json(self.backend(), 2)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(campaign_id);
-            for id in chunk {
-                q = q.bind(*id);
-            }
+            let q = sqlx::query(AssertSqlSafe(sql)).bind(campaign_id).bind(serde_json::Value::from(ids).to_string());
             for r in q.fetch_all(&mut *tx).await? {
                 let status: String = r.try_get(1)?;
                 let category: String = r.try_get(2)?;
@@ -1647,7 +1677,7 @@ impl Store {
         }
         let at = items.iter().map(|i| i.at_ms).max().unwrap_or(0);
         let moves: Vec<_> = per_kind.iter().map(|(k, (n, d))| (EntryKind::Redeem, Some(*k), None, *n, *d)).collect();
-        let head = append_entries(&mut tx, campaign_id, (locked.seq, locked.hash), &moves, at).await?;
+        let head = append_entries(&mut tx, self.backend(), campaign_id, (locked.seq, locked.hash), &moves, at).await?;
         set_head(&mut tx, campaign_id, locked.budget_remaining, &head).await?;
         tx.commit().await?;
         Ok(items.len())
