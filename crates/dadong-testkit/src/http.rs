@@ -22,9 +22,14 @@ pub struct Caller {
 
 /// Signs `username` in with [`PASSWORD`] through `POST /api/v1/session`.
 pub async fn sign_in(app: &TestApp, username: &str) -> Caller {
+    sign_in_with(app, username, PASSWORD).await
+}
+
+/// Signs `username` in with `password` through `POST /api/v1/session`.
+pub async fn sign_in_with(app: &TestApp, username: &str, password: &str) -> Caller {
     let r = client()
         .post(app.url("/api/v1/session"))
-        .json(&json!({"username": username, "password": PASSWORD}))
+        .json(&json!({"username": username, "password": password}))
         .send()
         .await
         .unwrap();

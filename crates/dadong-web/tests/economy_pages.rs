@@ -5,58 +5,27 @@
 use dadong_domain::{CreditCode, Role};
 use dadong_store::Actor;
 use dadong_store::economy_import::ImportKind;
+use dadong_testkit::http::{Caller, client, page, sign_in_with};
 use dadong_testkit::{Backend, TestApp, on_both_backends};
-use reqwest::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
-use reqwest::{Client, StatusCode};
-use serde_json::{Value, json};
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, COOKIE};
+use serde_json::Value;
 
 const BOUNDARY: &str = "dadong-economy-test-9c1e";
 
-fn client() -> Client {
-    Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-/// A signed-in user of the demo.
-struct User {
-    cookie: String,
-    csrf: String,
-}
-
-async fn sign_in(app: &TestApp, demo: &dadong_demo::DemoSummary, role: Role) -> User {
+/// Signs in the demo's user of `role`.
+async fn sign_in(app: &TestApp, demo: &dadong_demo::DemoSummary, role: Role) -> Caller {
     let login = demo.logins.iter().find(|l| l.role == role).unwrap();
-    let r = client()
-        .post(app.url("/api/v1/session"))
-        .json(&json!({"username": login.username, "password": login.password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let cookie = r
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("dadong_session="))
-        .unwrap();
-    let body: Value = r.json().await.unwrap();
-    User {
-        cookie,
-        csrf: body["csrf_token"].as_str().unwrap().to_string(),
-    }
+    sign_in_with(app, &login.username, &login.password).await
 }
 
-async fn get(app: &TestApp, user: &User, path: &str) -> (u16, String) {
-    let r = client().get(app.url(path)).header(COOKIE, &user.cookie).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn get_json(app: &TestApp, user: &User, path: &str) -> (u16, Value) {
-    let (status, text) = get(app, user, path).await;
+async fn get_json(app: &TestApp, user: &Caller, path: &str) -> (u16, Value) {
+    let (status, text) = page(app, user, path).await;
     (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}")))
 }
 
 /// Posts the upload form as a browser does: multipart, the CSRF token in the query string.
-async fn upload(app: &TestApp, user: &User, kind: &str, file_name: &str, file: &str) -> (u16, String) {
+async fn upload(app: &TestApp, user: &Caller, kind: &str, file_name: &str, file: &str) -> (u16, String) {
     let body = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n{file}\r\n--{BOUNDARY}--\r\n"
     );
@@ -92,7 +61,7 @@ async fn the_bulletin_page_shows_the_figures_with_a_period_picker_and_downloads(
     let demo = dadong_demo::load(&app.store, dadong_demo::DEFAULT_SEED).await.unwrap();
     let analyst = sign_in(&app, &demo, Role::Analyst).await;
 
-    let (status, html) = get(&app, &analyst, "/economy/bulletin?through=2022-08").await;
+    let (status, html) = page(&app, &analyst, "/economy/bulletin?through=2022-08").await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("1251.3"), "the industrial output in 亿元");
     assert!(html.contains("3.9"), "its growth");
@@ -106,16 +75,16 @@ async fn the_bulletin_page_shows_the_figures_with_a_period_picker_and_downloads(
 
     // Without a month, the latest with data.
     let (_, latest) = app.store.indicator_period_range().await.unwrap().unwrap();
-    let (status, html) = get(&app, &analyst, "/economy/bulletin").await;
+    let (status, html) = page(&app, &analyst, "/economy/bulletin").await;
     assert_eq!(status, 200);
     assert!(html.contains(&format!(r#"<option value="{latest}" selected>"#)), "defaults to {latest}");
 
     // A month without data says so; a month that is not one is refused with the reason.
-    let (status, html) = get(&app, &analyst, "/economy/bulletin?through=2019-05").await;
+    let (status, html) = page(&app, &analyst, "/economy/bulletin?through=2019-05").await;
     assert_eq!(status, 200);
     assert!(html.contains(r#"id="bulletin-no-data""#), "{html}");
     assert!(!html.contains(r#"id="indicators""#));
-    let (status, html) = get(&app, &analyst, "/economy/bulletin?through=2022-13").await;
+    let (status, html) = page(&app, &analyst, "/economy/bulletin?through=2022-13").await;
     assert_eq!(status, 422);
     assert!(html.contains(r#"id="bulletin-error""#) && html.contains("2022-13"), "{html}");
 
@@ -171,7 +140,7 @@ async fn a_cadre_sees_exactly_its_assigned_enterprises(backend: Backend) {
     let codes: Vec<&str> = v["items"].as_array().unwrap().iter().map(|i| i["credit_code"].as_str().unwrap()).collect();
     assert_eq!(codes, [mine.credit_code.as_str()]);
 
-    let (status, html) = get(&app, &cadre, "/economy/enterprises").await;
+    let (status, html) = page(&app, &cadre, "/economy/enterprises").await;
     assert_eq!(status, 200);
     assert!(html.contains(&format!(r#"data-code="{}""#, mine.credit_code)));
     assert!(!html.contains(&other.credit_code), "another enterprise is not listed");
@@ -179,10 +148,10 @@ async fn a_cadre_sees_exactly_its_assigned_enterprises(backend: Backend) {
     let (_, v) = get_json(&app, &cadre, &format!("/api/v1/economy/enterprises?q={}", other.credit_code)).await;
     assert_eq!(v["total"], 0);
 
-    let (status, html) = get(&app, &cadre, &format!("/economy/enterprises/{}", mine.credit_code)).await;
+    let (status, html) = page(&app, &cadre, &format!("/economy/enterprises/{}", mine.credit_code)).await;
     assert_eq!(status, 200);
     assert!(html.contains(&mine.name));
-    let (status, _) = get(&app, &cadre, &format!("/economy/enterprises/{}", other.credit_code)).await;
+    let (status, _) = page(&app, &cadre, &format!("/economy/enterprises/{}", other.credit_code)).await;
     assert_eq!(status, 404, "out of scope answers as not found");
     let (status, v) = get_json(&app, &cadre, &format!("/api/v1/economy/enterprises/{}", other.credit_code)).await;
     assert_eq!(status, 404);
@@ -207,7 +176,7 @@ async fn a_cadre_sees_exactly_its_assigned_enterprises(backend: Backend) {
         .into_iter()
         .find(|e| e.above_size)
         .unwrap();
-    let (status, html) = get(&app, &leader, &format!("/economy/enterprises/{}", above.credit_code)).await;
+    let (status, html) = page(&app, &leader, &format!("/economy/enterprises/{}", above.credit_code)).await;
     assert_eq!(status, 200);
     assert!(html.contains("<svg") && html.contains(r#"id="values""#), "history chart and values");
 }
@@ -229,9 +198,9 @@ async fn an_enterprise_agent_sees_only_its_own_registered_company(backend: Backe
     let (status, v) = get_json(&app, &agent, "/api/v1/economy/enterprises").await;
     assert_eq!(status, 200);
     assert_eq!(v["total"], 0, "its company is not in the registry yet");
-    let (_, html) = get(&app, &agent, "/economy/enterprises").await;
+    let (_, html) = page(&app, &agent, "/economy/enterprises").await;
     assert!(html.contains(r#"id="no-enterprises""#));
-    assert_eq!(get(&app, &agent, &format!("/economy/enterprises/{own}")).await.0, 404);
+    assert_eq!(page(&app, &agent, &format!("/economy/enterprises/{own}")).await.0, 404);
 
     let file = format!("{ENTERPRISES_HEADER}\n{own},沈阳示例科技有限公司（虚构）,C3971,false,科技创新港,tech_sme@2022-03-01,2020-05-06\n");
     app.store
@@ -241,15 +210,15 @@ async fn an_enterprise_agent_sees_only_its_own_registered_company(backend: Backe
     let (_, v) = get_json(&app, &agent, "/api/v1/economy/enterprises").await;
     assert_eq!(v["total"], 1);
     assert_eq!(v["items"][0]["credit_code"], own.as_str());
-    let (status, html) = get(&app, &agent, &format!("/economy/enterprises/{own}")).await;
+    let (status, html) = page(&app, &agent, &format!("/economy/enterprises/{own}")).await;
     assert_eq!(status, 200);
     assert!(html.contains("2022-03-01"), "the pool with its entry date");
     let other = app.store.enterprises_page("", None, 1, 1).await.unwrap().items[0].credit_code.clone();
     assert_ne!(other, own);
-    assert_eq!(get(&app, &agent, &format!("/economy/enterprises/{other}")).await.0, 404);
+    assert_eq!(page(&app, &agent, &format!("/economy/enterprises/{other}")).await.0, 404);
     // Projects and the bulletin are not for an agent.
-    assert_eq!(get(&app, &agent, "/economy/projects").await.0, 403);
-    assert_eq!(get(&app, &agent, "/economy/bulletin").await.0, 403);
+    assert_eq!(page(&app, &agent, "/economy/projects").await.0, 403);
+    assert_eq!(page(&app, &agent, "/economy/bulletin").await.0, 403);
 }
 
 async fn the_upload_page_imports_a_good_file_and_refuses_a_bad_one_whole(backend: Backend) {
@@ -257,7 +226,7 @@ async fn the_upload_page_imports_a_good_file_and_refuses_a_bad_one_whole(backend
     let demo = dadong_demo::load(&app.store, dadong_demo::DEFAULT_SEED).await.unwrap();
     let analyst = sign_in(&app, &demo, Role::Analyst).await;
 
-    let (status, html) = get(&app, &analyst, "/economy/import").await;
+    let (status, html) = page(&app, &analyst, "/economy/import").await;
     assert_eq!(status, 200);
     assert!(html.contains(r#"enctype="multipart/form-data""#));
     assert!(html.contains(&format!("/economy/import?csrf_token={}", analyst.csrf)));
@@ -382,7 +351,7 @@ async fn projects_list_and_show_their_stage_timeline(backend: Backend) {
     assert!(v["total"].as_i64().unwrap() > 0);
     let item = &v["items"][0];
     let id = item["project_id"].as_str().unwrap().to_string();
-    let (status, html) = get(&app, &cadre, "/economy/projects").await;
+    let (status, html) = page(&app, &cadre, "/economy/projects").await;
     assert_eq!(status, 200);
     assert!(html.contains(&format!("/economy/projects/{id}")));
 
@@ -393,12 +362,12 @@ async fn projects_list_and_show_their_stage_timeline(backend: Backend) {
     let mut sorted = dates.clone();
     sorted.sort();
     assert_eq!(dates, sorted, "the timeline runs by date");
-    let (status, html) = get(&app, &cadre, &format!("/economy/projects/{id}")).await;
+    let (status, html) = page(&app, &cadre, &format!("/economy/projects/{id}")).await;
     assert_eq!(status, 200);
     if !stages.is_empty() {
         assert!(html.contains(r#"id="timeline""#) && html.contains(dates[0]));
     }
-    assert_eq!(get(&app, &cadre, "/economy/projects/no-such-project").await.0, 404);
+    assert_eq!(page(&app, &cadre, "/economy/projects/no-such-project").await.0, 404);
 }
 
 on_both_backends!(
