@@ -16,6 +16,9 @@ use dadong_store::vouchers::{ClaimAnswer, PendingClaim};
 use dadong_vouchers::claim::ClaimRequest;
 use dadong_vouchers::{CampaignSpec, Category, ClaimMode, KindSpec};
 use futures::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// `dadong ledger verify`: 0 when every invariant holds, 1 naming each break.
@@ -126,40 +129,23 @@ pub async fn bench(store: &Store, o: BenchOptions) -> Result<()> {
     }));
     let citizens = store.bench_citizen_sessions(o.connections, now).await?;
     let per_connection = o.http_claims.div_ceil(o.connections.max(1));
-    let url = format!("http://{addr}/api/v1/vouchers/campaigns/{}/claims", hot.id);
+    let path: Arc<str> = format!("/api/v1/vouchers/campaigns/{}/claims", hot.id).into();
     let t = Instant::now();
     let mut tasks = Vec::new();
     for (c, (_, token, csrf)) in citizens.into_iter().enumerate() {
-        let url = url.clone();
-        let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
         let n = per_connection.min(o.http_claims.saturating_sub(c * per_connection));
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(n);
-            let (mut granted, mut refused, mut failed) = (0usize, 0usize, 0usize);
-            for i in 0..n {
-                let started = Instant::now();
-                let r = client
-                    .post(&url)
-                    .header("cookie", format!("dadong_session={token}"))
-                    .header("x-csrf-token", &csrf)
-                    .header("content-type", "application/json")
-                    .body(format!(r#"{{"kind_id": {kind}, "idempotency_key": "h{c}-{i}"}}"#))
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status().is_success() => granted += 1,
-                    Ok(r) if r.status().as_u16() == 409 => refused += 1,
-                    _ => failed += 1,
-                }
-                latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-            (latencies, granted, refused, failed)
-        }));
+        let connection = Connection {
+            addr,
+            path: path.clone(),
+            cookie: format!("dadong_session={token}"),
+            csrf,
+        };
+        tasks.push(tokio::spawn(async move { connection.claims(kind, c, n).await }));
     }
     let mut latencies = Vec::with_capacity(o.http_claims);
     let (mut granted, mut refused, mut failed) = (0, 0, 0);
     for task in tasks {
-        let (l, g, r, f) = task.await?;
+        let (l, g, r, f) = task.await??;
         latencies.extend(l);
         granted += g;
         refused += r;
@@ -232,6 +218,63 @@ pub async fn bench(store: &Store, o: BenchOptions) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// One load-generating connection of the HTTP phase: a signed-in citizen's keep-alive
+/// HTTP/1.1 connection that sends its claims one after another, like `wrk`. It is hyper's
+/// bare connection rather than a pooled client, so that the two cores the bench shares with
+/// the server spend as little as they can on generating the load.
+struct Connection {
+    addr: std::net::SocketAddr,
+    path: Arc<str>,
+    cookie: String,
+    csrf: String,
+}
+
+/// Latencies in ms, then granted, refused (409) and failed claims.
+type ConnectionResult = (Vec<f64>, usize, usize, usize);
+
+impl Connection {
+    async fn claims(self, kind: i64, c: usize, n: usize) -> Result<ConnectionResult> {
+        let stream = tokio::net::TcpStream::connect(self.addr).await?;
+        stream.set_nodelay(true)?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        let driver = tokio::spawn(connection);
+        let host = self.addr.to_string();
+        let mut latencies = Vec::with_capacity(n);
+        let (mut granted, mut refused, mut failed) = (0usize, 0usize, 0usize);
+        for i in 0..n {
+            let started = Instant::now();
+            let request = hyper::Request::post(&*self.path)
+                .header(hyper::header::HOST, &host)
+                .header(hyper::header::COOKIE, &self.cookie)
+                .header("x-csrf-token", &self.csrf)
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from(format!(r#"{{"kind_id": {kind}, "idempotency_key": "h{c}-{i}"}}"#))))?;
+            let status = match sender.send_request(request).await {
+                // The whole body is read, as a client would, before the next request.
+                Ok(r) => {
+                    let status = r.status();
+                    r.into_body().collect().await.map(|_| status).ok()
+                }
+                Err(_) => None,
+            };
+            match status {
+                Some(s) if s.is_success() => granted += 1,
+                Some(s) if s.as_u16() == 409 => refused += 1,
+                _ => failed += 1,
+            }
+            latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+            if status.is_none() {
+                // The connection is gone: count the rest as failed rather than hang.
+                failed += n - i - 1;
+                break;
+            }
+        }
+        drop(sender);
+        let _ = driver.await;
+        Ok((latencies, granted, refused, failed))
+    }
 }
 
 /// The `vouchers` part of the report JSON for January to `through` of its year: seasons

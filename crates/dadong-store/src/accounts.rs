@@ -115,9 +115,16 @@ fn taken_or(err: sqlx::Error, refusal: impl FnOnce() -> StoreError) -> StoreErro
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, role, department_id, company_code, phone_enc, id_number_enc, active";
+/// How many columns [`USER_COLUMNS`] names; a query's own columns follow them.
+pub(crate) const USER_COLUMN_COUNT: usize = 9;
+
+/// [`USER_COLUMNS`] qualified by a table alias, for joins.
+pub(crate) fn user_columns(alias: &str) -> String {
+    USER_COLUMNS.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+}
 
 impl Store {
-    fn user_from_row(&self, row: &AnyRow) -> Result<User> {
+    pub(crate) fn user_from_row(&self, row: &AnyRow) -> Result<User> {
         let role: String = row.try_get(3)?;
         let unmask = |enc: Option<String>, mask: fn(&str) -> String| -> Option<String> {
             enc.map(|e| self.pii().decrypt(&e).map(|p| mask(&p)).unwrap_or_else(|_| "(unreadable)".to_string()))

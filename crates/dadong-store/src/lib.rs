@@ -192,6 +192,10 @@ impl Store {
             .max_connections(config.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30));
         if backend == Backend::Sqlite {
+            // A SQLite connection is a file handle in this process: there is no server or
+            // network between that could have dropped it, so checking it with a ping before
+            // every use (sqlx's default) would only add a round trip to its worker thread.
+            options = options.test_before_acquire(false);
             // The pragmas live here and nowhere else: WAL for concurrent readers, a busy
             // timeout instead of immediate SQLITE_BUSY, foreign keys enforced, and a full
             // sync so that an acknowledged write survives a crash.

@@ -7,6 +7,7 @@
 use crate::{Result, Store, User, now_ms};
 use dadong_domain::crypto::{random_token, sha256_hex};
 use sqlx::Row;
+use std::sync::LazyLock;
 
 pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
 /// Failed sign-ins allowed per account within the window before it is throttled.
@@ -47,22 +48,29 @@ impl Store {
         if token.len() > 128 {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT user_id, csrf_token, expires_at FROM sessions WHERE token_hash = $1")
+        // One round trip: the session and its user together (this runs on every request).
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+                crate::accounts::user_columns("u")
+            )
+        });
+        let row = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
             .bind(sha256_hex(token.as_bytes()))
             .fetch_optional(self.pool())
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let expires_at_ms: i64 = row.try_get(2)?;
+        let expires_at_ms: i64 = row.try_get(crate::accounts::USER_COLUMN_COUNT + 1)?;
         if expires_at_ms < now_ms() {
             return Ok(None);
         }
-        let user = match self.user(row.try_get(0)?).await? {
-            Some(u) if u.active => u,
-            _ => return Ok(None),
-        };
+        let user = self.user_from_row(&row)?;
+        if !user.active {
+            return Ok(None);
+        }
         Ok(Some(Session {
             user,
-            csrf_token: row.try_get(1)?,
+            csrf_token: row.try_get(crate::accounts::USER_COLUMN_COUNT)?,
             expires_at_ms,
         }))
     }
