@@ -101,6 +101,19 @@ pub struct NewRecord {
     pub after: Option<Value>,
 }
 
+/// The audit log's columns as [`append_many`] passes them, one JSON object per record.
+const APPEND_COLUMNS: &[(&str, &str)] = &[
+    ("seq", "bigint"),
+    ("at", "bigint"),
+    ("actor", "text"),
+    ("action", "text"),
+    ("object", "text"),
+    ("before_json", "text"),
+    ("after_json", "text"),
+    ("prev_hash", "text"),
+    ("hash", "text"),
+];
+
 /// Appends several records, in order, inside the caller's transaction with three statements
 /// whatever their number: one read of the head, one insert of every record (passed as one
 /// JSON parameter, so the statement text and its prepared plan never change), one update of
@@ -128,19 +141,15 @@ pub async fn append_many(conn: &mut AnyConnection, backend: Backend, records: &[
         seqs.push(seq);
         prev_hash = hash;
     }
-    let insert = match backend {
-        Backend::Sqlite => {
-            "INSERT INTO audit_log (seq, at, actor, action, object, before_json, after_json, prev_hash, hash) \
-             SELECT value ->> '$.seq', value ->> '$.at', value ->> '$.actor', value ->> '$.action', value ->> '$.object', \
-                    value ->> '$.before_json', value ->> '$.after_json', value ->> '$.prev_hash', value ->> '$.hash' FROM json_each($1)"
-        }
-        Backend::Postgres => {
-            "INSERT INTO audit_log (seq, at, actor, action, object, before_json, after_json, prev_hash, hash) \
-             SELECT t.seq, t.at, t.actor, t.action, t.object, t.before_json, t.after_json, t.prev_hash, t.hash \
-             FROM json_to_recordset(CAST($1 AS json)) AS t(seq bigint, at bigint, actor text, action text, object text, before_json text, after_json text, prev_hash text, hash text)"
-        }
-    };
-    sqlx::query(insert).bind(Value::Array(rows).to_string()).execute(&mut *conn).await?;
+    let insert = format!(
+        "INSERT INTO audit_log (seq, at, actor, action, object, before_json, after_json, prev_hash, hash) \
+         SELECT t.seq, t.at, t.actor, t.action, t.object, t.before_json, t.after_json, t.prev_hash, t.hash FROM {}",
+        crate::json_rows(backend, 1, APPEND_COLUMNS)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(insert))
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
         .bind(seq)
         .bind(&prev_hash)

@@ -21,10 +21,47 @@ use dadong_services::{BundleDef, Channel, Level, Material, Matter, ValidBundle};
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::audit::{self, Actor};
-use crate::{Backend, Result, Store, StoreError, ids_from_json, placeholders, rows_per_insert};
+use crate::{Backend, Result, Store, StoreError, ids_from_json, json_rows, placeholders, rows_per_insert};
+
+/// The columns of an acted application's new state, one JSON object per application.
+const APPLICATION_ROW_COLUMNS: &[(&str, &str)] = &[
+    ("id", "bigint"),
+    ("state", "text"),
+    ("state_json", "text"),
+    ("provided_json", "text"),
+    ("correction_requested", "bigint"),
+    ("submitted_at", "bigint"),
+    ("accepted_at", "bigint"),
+    ("completed_at", "bigint"),
+    ("delivered_at", "bigint"),
+    ("updated_at", "bigint"),
+];
+
+/// The columns of a changed step, one JSON object per step.
+const STEP_ROW_COLUMNS: &[(&str, &str)] = &[
+    ("application_id", "bigint"),
+    ("step_id", "text"),
+    ("state", "text"),
+    ("reason", "text"),
+    ("ready_at", "bigint"),
+    ("deadline_at", "bigint"),
+    ("started_at", "bigint"),
+    ("finished_at", "bigint"),
+    ("clerk", "bigint"),
+];
+
+/// The columns of an in-app notice, one JSON object per notice.
+const NOTICE_ROW_COLUMNS: &[(&str, &str)] = &[
+    ("user_id", "bigint"),
+    ("department_code", "text"),
+    ("kind", "text"),
+    ("body_json", "text"),
+    ("application_id", "bigint"),
+    ("created_at", "bigint"),
+];
 
 /// The department that runs the service hall: it accepts applications and delivers results.
 pub const HALL_DEPARTMENT: &str = "business_env";
@@ -1181,39 +1218,28 @@ impl Store {
                 }));
             }
         }
-        let (apps_sql, steps_sql, notices_sql) = match self.backend() {
-            Backend::Sqlite => (
-                "UPDATE applications SET state = t.state, state_json = t.state_json, provided_json = t.provided_json, correction_requested = t.correction_requested, \
-                 submitted_at = t.submitted_at, accepted_at = t.accepted_at, completed_at = t.completed_at, delivered_at = t.delivered_at, updated_at = t.updated_at \
-                 FROM (SELECT value ->> '$.id' AS id, value ->> '$.state' AS state, value ->> '$.state_json' AS state_json, value ->> '$.provided_json' AS provided_json, \
-                 value ->> '$.correction_requested' AS correction_requested, value ->> '$.submitted_at' AS submitted_at, value ->> '$.accepted_at' AS accepted_at, \
-                 value ->> '$.completed_at' AS completed_at, value ->> '$.delivered_at' AS delivered_at, value ->> '$.updated_at' AS updated_at FROM json_each($1)) AS t \
-                 WHERE applications.id = t.id",
-                "UPDATE application_steps SET state = t.state, reason = t.reason, ready_at = t.ready_at, deadline_at = t.deadline_at, started_at = t.started_at, \
-                 finished_at = t.finished_at, clerk_id = COALESCE(t.clerk, application_steps.clerk_id) \
-                 FROM (SELECT value ->> '$.application_id' AS application_id, value ->> '$.step_id' AS step_id, value ->> '$.state' AS state, value ->> '$.reason' AS reason, \
-                 value ->> '$.ready_at' AS ready_at, value ->> '$.deadline_at' AS deadline_at, value ->> '$.started_at' AS started_at, \
-                 value ->> '$.finished_at' AS finished_at, value ->> '$.clerk' AS clerk FROM json_each($1)) AS t \
-                 WHERE application_steps.application_id = t.application_id AND application_steps.step_id = t.step_id",
-                "INSERT INTO notifications (user_id, department_code, channel, kind, body_json, application_id, created_at, sent_at) \
-                 SELECT value ->> '$.user_id', value ->> '$.department_code', 'in_app', value ->> '$.kind', value ->> '$.body_json', value ->> '$.application_id', \
-                 value ->> '$.created_at', value ->> '$.created_at' FROM json_each($1)",
-            ),
-            Backend::Postgres => (
-                "UPDATE applications AS a SET state = t.state, state_json = t.state_json, provided_json = t.provided_json, correction_requested = t.correction_requested, \
-                 submitted_at = t.submitted_at, accepted_at = t.accepted_at, completed_at = t.completed_at, delivered_at = t.delivered_at, updated_at = t.updated_at \
-                 FROM json_to_recordset(CAST($1 AS json)) AS t(id bigint, state text, state_json text, provided_json text, correction_requested bigint, \
-                 submitted_at bigint, accepted_at bigint, completed_at bigint, delivered_at bigint, updated_at bigint) WHERE a.id = t.id",
-                "UPDATE application_steps AS s SET state = t.state, reason = t.reason, ready_at = t.ready_at, deadline_at = t.deadline_at, started_at = t.started_at, \
-                 finished_at = t.finished_at, clerk_id = COALESCE(t.clerk, s.clerk_id) \
-                 FROM json_to_recordset(CAST($1 AS json)) AS t(application_id bigint, step_id text, state text, reason text, ready_at bigint, deadline_at bigint, \
-                 started_at bigint, finished_at bigint, clerk bigint) WHERE s.application_id = t.application_id AND s.step_id = t.step_id",
-                "INSERT INTO notifications (user_id, department_code, channel, kind, body_json, application_id, created_at, sent_at) \
-                 SELECT t.user_id, t.department_code, 'in_app', t.kind, t.body_json, t.application_id, t.created_at, t.created_at \
-                 FROM json_to_recordset(CAST($1 AS json)) AS t(user_id bigint, department_code text, kind text, body_json text, application_id bigint, created_at bigint)",
-            ),
-        };
-        let updated = sqlx::query(apps_sql).bind(Value::Array(app_rows).to_string()).execute(&mut *tx).await?;
+        let rows = |columns| json_rows(self.backend(), 1, columns);
+        let apps_sql = format!(
+            "UPDATE applications SET state = t.state, state_json = t.state_json, provided_json = t.provided_json, correction_requested = t.correction_requested, \
+             submitted_at = t.submitted_at, accepted_at = t.accepted_at, completed_at = t.completed_at, delivered_at = t.delivered_at, updated_at = t.updated_at \
+             FROM {} WHERE applications.id = t.id",
+            rows(APPLICATION_ROW_COLUMNS)
+        );
+        let steps_sql = format!(
+            "UPDATE application_steps SET state = t.state, reason = t.reason, ready_at = t.ready_at, deadline_at = t.deadline_at, started_at = t.started_at, \
+             finished_at = t.finished_at, clerk_id = COALESCE(t.clerk, application_steps.clerk_id) \
+             FROM {} WHERE application_steps.application_id = t.application_id AND application_steps.step_id = t.step_id",
+            rows(STEP_ROW_COLUMNS)
+        );
+        let notices_sql = format!(
+            "INSERT INTO notifications (user_id, department_code, channel, kind, body_json, application_id, created_at, sent_at) \
+             SELECT t.user_id, t.department_code, 'in_app', t.kind, t.body_json, t.application_id, t.created_at, t.created_at FROM {}",
+            rows(NOTICE_ROW_COLUMNS)
+        );
+        let updated = sqlx::query(AssertSqlSafe(apps_sql))
+            .bind(Value::Array(app_rows).to_string())
+            .execute(&mut *tx)
+            .await?;
         if updated.rows_affected() != touched.len() as u64 {
             return Err(StoreError::Conflict(format!(
                 "{} of {} applications were written",
@@ -1222,10 +1248,13 @@ impl Store {
             )));
         }
         if !step_rows.is_empty() {
-            sqlx::query(steps_sql).bind(Value::Array(step_rows).to_string()).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(steps_sql))
+                .bind(Value::Array(step_rows).to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         if !notices.is_empty() {
-            sqlx::query(notices_sql)
+            sqlx::query(AssertSqlSafe(notices_sql))
                 .bind(Value::Array(notices.to_vec()).to_string())
                 .execute(&mut *tx)
                 .await?;

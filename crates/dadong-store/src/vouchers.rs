@@ -271,6 +271,26 @@ async fn set_head(conn: &mut AnyConnection, campaign_id: i64, budget_remaining: 
     Ok(())
 }
 
+/// A new voucher's own values as [`issue_vouchers`] passes them, one JSON object each.
+#[derive(Serialize)]
+struct VoucherRow<'a> {
+    k: i64,
+    c: i64,
+    s: i64,
+    key: &'a str,
+    d: i64,
+    dev: &'a str,
+}
+
+const VOUCHER_ROW_COLUMNS: &[(&str, &str)] = &[
+    ("k", "bigint"),
+    ("c", "bigint"),
+    ("s", "bigint"),
+    ("key", "text"),
+    ("d", "bigint"),
+    ("dev", "text"),
+];
+
 /// Vouchers granted under a campaign's lock, to be written: by a claim batch (from
 /// `decide_batch`) or by a lottery draw (from `lottery::draw`).
 pub(crate) struct Issue<'a> {
@@ -298,34 +318,30 @@ pub(crate) async fn issue_vouchers(
     let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(issue.vouchers.len());
     // The rows travel as ONE JSON parameter that the database unpacks: one short
     // statement, prepared once, instead of thousands of bound parameters to parse.
-    let insert = match backend {
-        Backend::Sqlite => {
-            "INSERT INTO vouchers (campaign_id, status, claimed_at, kind_id, citizen_id, slot, idem_key, discount_fen, device) \
-             SELECT $1, 'claimed', $2, value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', value ->> '$[3]', value ->> '$[4]', value ->> '$[5]' FROM json_each($3) \
-             RETURNING id, citizen_id, slot"
-        }
-        Backend::Postgres => {
-            "INSERT INTO vouchers (campaign_id, status, claimed_at, kind_id, citizen_id, slot, idem_key, discount_fen, device) \
-             SELECT $1, 'claimed', $2, t.k, t.c, t.s, t.key, t.d, t.dev FROM json_to_recordset(CAST($3 AS json)) AS t(k bigint, c bigint, s bigint, key text, d bigint, dev text) \
-             RETURNING id, citizen_id, slot"
-        }
-    };
+    let insert = format!(
+        "INSERT INTO vouchers (campaign_id, status, claimed_at, kind_id, citizen_id, slot, idem_key, discount_fen, device) \
+         SELECT $1, 'claimed', $2, t.k, t.c, t.s, t.key, t.d, t.dev FROM {} RETURNING id, citizen_id, slot",
+        json_rows(backend, 3, VOUCHER_ROW_COLUMNS)
+    );
     for (chunk_no, chunk) in issue.vouchers.chunks(10_000).enumerate() {
-        let rows: Vec<serde_json::Value> = chunk
+        let rows: Vec<VoucherRow> = chunk
             .iter()
             .enumerate()
-            .map(|(i, v)| {
-                let device = issue.devices[chunk_no * 10_000 + i];
-                match backend {
-                    Backend::Sqlite => json!([v.kind_id, v.citizen_id, v.slot, v.idempotency_key, v.discount_fen, device]),
-                    Backend::Postgres => {
-                        json!({"k": v.kind_id, "c": v.citizen_id, "s": v.slot, "key": v.idempotency_key, "d": v.discount_fen, "dev": device})
-                    }
-                }
+            .map(|(i, v)| VoucherRow {
+                k: v.kind_id,
+                c: v.citizen_id,
+                s: v.slot,
+                key: &v.idempotency_key,
+                d: v.discount_fen,
+                dev: issue.devices[chunk_no * 10_000 + i],
             })
             .collect();
-        let payload = serde_json::Value::Array(rows).to_string();
-        let mut rows = sqlx::query(insert).bind(campaign_id).bind(now_ms).bind(payload).fetch(&mut *conn);
+        let payload = serde_json::to_string(&rows).map_err(|e| StoreError::Config(format!("voucher rows: {e}")))?;
+        let mut rows = sqlx::query(AssertSqlSafe(insert.as_str()))
+            .bind(campaign_id)
+            .bind(now_ms)
+            .bind(payload)
+            .fetch(&mut *conn);
         while let Some(r) = rows.try_next().await? {
             ids.insert((r.try_get(1)?, r.try_get(2)?), r.try_get(0)?);
         }
@@ -606,10 +622,16 @@ impl Store {
                  WHERE v.campaign_id = $1 AND v.citizen_id = t.c AND v.idem_key = t.k",
                 json_rows(self.backend(), 2, &[("c", "bigint"), ("k", "text")])
             );
-            let payload = serde_json::Value::Array(retries.iter().map(|(c, k)| json!({"c": c, "k": k})).collect());
+            #[derive(Serialize)]
+            struct Retry<'a> {
+                c: i64,
+                k: &'a str,
+            }
+            let payload: Vec<Retry> = retries.iter().map(|&(c, k)| Retry { c, k }).collect();
+            let payload = serde_json::to_string(&payload).map_err(|e| StoreError::Config(format!("retry keys: {e}")))?;
             for r in sqlx::query(AssertSqlSafe(retry_sql))
                 .bind(campaign_id)
-                .bind(payload.to_string())
+                .bind(payload)
                 .fetch_all(&mut *tx)
                 .await?
             {
