@@ -115,8 +115,6 @@ fn taken_or(err: sqlx::Error, refusal: impl FnOnce() -> StoreError) -> StoreErro
 }
 
 const USER_COLUMNS: &str = "id, username, display_name, role, department_id, company_code, phone_enc, id_number_enc, active";
-/// How many columns [`USER_COLUMNS`] names; a query's own columns follow them.
-pub(crate) const USER_COLUMN_COUNT: usize = 9;
 
 /// [`USER_COLUMNS`] qualified by a table alias, for joins.
 pub(crate) fn user_columns(alias: &str) -> String {

@@ -12,7 +12,7 @@
 //! name or phone number may be in them and the chain cannot be rewritten.
 
 use crate::audit::{self, Actor};
-use crate::{Backend, Result, Store, StoreError, User, json_rows, now_ms};
+use crate::{Backend, PerBackend, Result, Store, StoreError, User, json_rows, now_ms};
 use dadong_appeals::{Appeal, Candidate, Category, DailyFigure, Escalation, Event, Flag, Metric, RouteTo, RoutingRule, RoutingTable, Status, TransitionError};
 use dadong_domain::{CreditCode, Period, Role, WorkCalendar};
 use jiff::Timestamp;
@@ -2068,12 +2068,15 @@ impl Pending {
         let states = std::mem::take(&mut self.states);
         let events = std::mem::take(&mut self.events);
         if !states.is_empty() {
-            let set: Vec<String> = STATE_COLUMNS[3..].iter().map(|(c, _)| format!("{c} = t.{c}")).collect();
-            let sql = format!(
-                "UPDATE appeals SET {} FROM {} WHERE appeals.id = t.id AND appeals.status = t.was_status AND appeals.updated_at = t.was_updated_at",
-                set.join(", "),
-                json_rows(backend, 1, STATE_COLUMNS)
-            );
+            static SQL: PerBackend = PerBackend::new();
+            let sql = SQL.get(backend, |b| {
+                let set: Vec<String> = STATE_COLUMNS[3..].iter().map(|(c, _)| format!("{c} = t.{c}")).collect();
+                format!(
+                    "UPDATE appeals SET {} FROM {} WHERE appeals.id = t.id AND appeals.status = t.was_status AND appeals.updated_at = t.was_updated_at",
+                    set.join(", "),
+                    json_rows(b, 1, STATE_COLUMNS)
+                )
+            });
             let rows: Vec<serde_json::Value> = states
                 .iter()
                 .map(|(before, after)| {
@@ -2102,11 +2105,14 @@ impl Pending {
             }
         }
         if !events.is_empty() {
-            let sql = format!(
-                "INSERT INTO appeal_events (appeal_id, at, user_id, kind, status_after, note)
-                 SELECT t.appeal_id, t.at, t.user_id, t.kind, t.status_after, t.note FROM {} ORDER BY t.n",
-                json_rows(backend, 1, EVENT_COLUMNS)
-            );
+            static SQL: PerBackend = PerBackend::new();
+            let sql = SQL.get(backend, |b| {
+                format!(
+                    "INSERT INTO appeal_events (appeal_id, at, user_id, kind, status_after, note)
+                     SELECT t.appeal_id, t.at, t.user_id, t.kind, t.status_after, t.note FROM {} ORDER BY t.n",
+                    json_rows(b, 1, EVENT_COLUMNS)
+                )
+            });
             sqlx::query(AssertSqlSafe(sql))
                 .bind(serde_json::Value::Array(events).to_string())
                 .execute(&mut *conn)

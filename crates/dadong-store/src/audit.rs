@@ -141,11 +141,14 @@ pub async fn append_many(conn: &mut AnyConnection, backend: Backend, records: &[
         seqs.push(seq);
         prev_hash = hash;
     }
-    let insert = format!(
-        "INSERT INTO audit_log (seq, at, actor, action, object, before_json, after_json, prev_hash, hash) \
-         SELECT t.seq, t.at, t.actor, t.action, t.object, t.before_json, t.after_json, t.prev_hash, t.hash FROM {}",
-        crate::json_rows(backend, 1, APPEND_COLUMNS)
-    );
+    static INSERT: crate::PerBackend = crate::PerBackend::new();
+    let insert = INSERT.get(backend, |b| {
+        format!(
+            "INSERT INTO audit_log (seq, at, actor, action, object, before_json, after_json, prev_hash, hash) \
+             SELECT t.seq, t.at, t.actor, t.action, t.object, t.before_json, t.after_json, t.prev_hash, t.hash FROM {}",
+            crate::json_rows(b, 1, APPEND_COLUMNS)
+        )
+    });
     sqlx::query(sqlx::AssertSqlSafe(insert))
         .bind(Value::Array(rows).to_string())
         .execute(&mut *conn)

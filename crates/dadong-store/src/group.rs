@@ -4,7 +4,9 @@
 //! gets its own answer once the group's transaction is durable.
 //!
 //! Services' acts ([`crate::Store::act_grouped`]) and appeals' lives (raise and every step)
-//! are written this way; what the handler does with a group is theirs.
+//! are written this way; what the handler does with a group is theirs. A read that every
+//! request makes is grouped the same way, for one query instead of one per request: the
+//! session lookup ([`crate::Store::session`]).
 
 use crate::{Backend, Result, Store, StoreError};
 use std::future::Future;

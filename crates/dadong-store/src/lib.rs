@@ -31,6 +31,7 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use accounts::{Department, NewUser, User};
@@ -113,6 +114,8 @@ pub struct Store {
     /// (`Store::raise_appeal`, `Store::appeal_step`), each started on first use.
     services_writer: group::Writer<services::ActRequest, Result<services::StoredApplication>>,
     appeals_writer: group::Writer<appeals::AppealWrite, Result<appeals::Written>>,
+    /// The session lookups waiting at the same moment, read in one query (`Store::session`).
+    session_reader: group::Writer<String, Result<Option<sessions::Session>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -135,6 +138,14 @@ pub(crate) fn ids_from_json(backend: Backend, n: usize) -> String {
     }
 }
 
+/// The text set of a JSON array parameter `$n`, for `... IN (<this>)`, as [`ids_from_json`].
+pub(crate) fn texts_from_json(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each(${n})"),
+        Backend::Postgres => format!("SELECT value FROM json_array_elements_text(CAST(${n} AS json))"),
+    }
+}
+
 /// A JSON array of objects bound as parameter `$n`, as a row source named `t` with the
 /// given columns (name and PostgreSQL type), for `INSERT … SELECT … FROM <this>` or
 /// `UPDATE … FROM <this>`: one statement writes any number of rows, and its text does not
@@ -152,6 +163,25 @@ pub(crate) fn json_rows(backend: Backend, n: usize, columns: &[(&str, &str)]) ->
             let cols: Vec<String> = columns.iter().map(|(c, ty)| format!("{c} {ty}")).collect();
             format!("json_to_recordset(CAST(${n} AS json)) AS t({})", cols.join(", "))
         }
+    }
+}
+
+/// A statement whose text depends on the backend alone (one with a [`json_rows`] source, say),
+/// built the first time each backend asks and kept: `static SQL: PerBackend = PerBackend::new();`
+/// then `SQL.get(backend, |b| format!(…))`.
+pub(crate) struct PerBackend([OnceLock<String>; 2]);
+
+impl PerBackend {
+    pub(crate) const fn new() -> Self {
+        PerBackend([OnceLock::new(), OnceLock::new()])
+    }
+
+    pub(crate) fn get(&self, backend: Backend, build: impl FnOnce(Backend) -> String) -> &str {
+        let slot = match backend {
+            Backend::Sqlite => &self.0[0],
+            Backend::Postgres => &self.0[1],
+        };
+        slot.get_or_init(|| build(backend))
     }
 }
 
@@ -217,6 +247,7 @@ impl Store {
             pii,
             services_writer: group::Writer::one_lane(),
             appeals_writer: group::Writer::lanes_by_backend(),
+            session_reader: group::Writer::lanes_by_backend(),
         };
         migrate::run(&store).await?;
         Ok(store)
@@ -230,6 +261,7 @@ impl Store {
             pii: self.pii.clone(),
             services_writer: group::Writer::one_lane(),
             appeals_writer: group::Writer::lanes_by_backend(),
+            session_reader: group::Writer::lanes_by_backend(),
         }
     }
 

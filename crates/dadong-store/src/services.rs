@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::audit::{self, Actor};
-use crate::{Backend, Result, Store, StoreError, ids_from_json, json_rows, placeholders, rows_per_insert};
+use crate::{Backend, PerBackend, Result, Store, StoreError, ids_from_json, json_rows, placeholders, rows_per_insert};
 
 /// The columns of an acted application's new state, one JSON object per application.
 const APPLICATION_ROW_COLUMNS: &[(&str, &str)] = &[
@@ -1218,24 +1218,32 @@ impl Store {
                 }));
             }
         }
-        let rows = |columns| json_rows(self.backend(), 1, columns);
-        let apps_sql = format!(
-            "UPDATE applications SET state = t.state, state_json = t.state_json, provided_json = t.provided_json, correction_requested = t.correction_requested, \
-             submitted_at = t.submitted_at, accepted_at = t.accepted_at, completed_at = t.completed_at, delivered_at = t.delivered_at, updated_at = t.updated_at \
-             FROM {} WHERE applications.id = t.id",
-            rows(APPLICATION_ROW_COLUMNS)
-        );
-        let steps_sql = format!(
-            "UPDATE application_steps SET state = t.state, reason = t.reason, ready_at = t.ready_at, deadline_at = t.deadline_at, started_at = t.started_at, \
-             finished_at = t.finished_at, clerk_id = COALESCE(t.clerk, application_steps.clerk_id) \
-             FROM {} WHERE application_steps.application_id = t.application_id AND application_steps.step_id = t.step_id",
-            rows(STEP_ROW_COLUMNS)
-        );
-        let notices_sql = format!(
-            "INSERT INTO notifications (user_id, department_code, channel, kind, body_json, application_id, created_at, sent_at) \
-             SELECT t.user_id, t.department_code, 'in_app', t.kind, t.body_json, t.application_id, t.created_at, t.created_at FROM {}",
-            rows(NOTICE_ROW_COLUMNS)
-        );
+        static APPS_SQL: PerBackend = PerBackend::new();
+        static STEPS_SQL: PerBackend = PerBackend::new();
+        static NOTICES_SQL: PerBackend = PerBackend::new();
+        let apps_sql = APPS_SQL.get(self.backend(), |b| {
+            format!(
+                "UPDATE applications SET state = t.state, state_json = t.state_json, provided_json = t.provided_json, correction_requested = t.correction_requested, \
+                 submitted_at = t.submitted_at, accepted_at = t.accepted_at, completed_at = t.completed_at, delivered_at = t.delivered_at, updated_at = t.updated_at \
+                 FROM {} WHERE applications.id = t.id",
+                json_rows(b, 1, APPLICATION_ROW_COLUMNS)
+            )
+        });
+        let steps_sql = STEPS_SQL.get(self.backend(), |b| {
+            format!(
+                "UPDATE application_steps SET state = t.state, reason = t.reason, ready_at = t.ready_at, deadline_at = t.deadline_at, started_at = t.started_at, \
+                 finished_at = t.finished_at, clerk_id = COALESCE(t.clerk, application_steps.clerk_id) \
+                 FROM {} WHERE application_steps.application_id = t.application_id AND application_steps.step_id = t.step_id",
+                json_rows(b, 1, STEP_ROW_COLUMNS)
+            )
+        });
+        let notices_sql = NOTICES_SQL.get(self.backend(), |b| {
+            format!(
+                "INSERT INTO notifications (user_id, department_code, channel, kind, body_json, application_id, created_at, sent_at) \
+                 SELECT t.user_id, t.department_code, 'in_app', t.kind, t.body_json, t.application_id, t.created_at, t.created_at FROM {}",
+                json_rows(b, 1, NOTICE_ROW_COLUMNS)
+            )
+        });
         let updated = sqlx::query(AssertSqlSafe(apps_sql))
             .bind(Value::Array(app_rows).to_string())
             .execute(&mut *tx)

@@ -4,10 +4,10 @@
 //! The browser holds a random token; the store keeps only its SHA-256, so a copy of the
 //! database does not let anyone sign in. Each session carries its own CSRF token.
 
-use crate::{Result, Store, User, now_ms};
+use crate::{PerBackend, Result, Store, StoreError, User, now_ms, texts_from_json};
 use dadong_domain::crypto::{random_token, sha256_hex};
 use sqlx::Row;
-use std::sync::LazyLock;
+use std::collections::HashMap;
 
 pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
 /// Failed sign-ins allowed per account within the window before it is throttled.
@@ -44,35 +44,59 @@ impl Store {
     }
 
     /// The live session for a token, if any; an expired one or one of a deactivated user is none.
+    ///
+    /// This runs on every request, so the lookups that wait at the same moment are read
+    /// together, in one query (a group, as writes are grouped). Each lookup is answered by a
+    /// query that began after it was asked, so a session ended or a user deactivated by any
+    /// process is seen at once, as with a query of its own.
     pub async fn session(&self, token: &str) -> Result<Option<Session>> {
         if token.len() > 128 {
             return Ok(None);
         }
-        // One round trip: the session and its user together (this runs on every request).
-        static SQL: LazyLock<String> = LazyLock::new(|| {
+        let hash = sha256_hex(token.as_bytes());
+        let lane = hash.bytes().take(8).fold(0u64, |k, b| k << 8 | u64::from(b));
+        self.session_reader.submit(self, "session", lane, hash, Store::read_sessions).await?
+    }
+
+    /// One group of session lookups (token hashes), answered in order.
+    async fn read_sessions(self, hashes: Vec<String>) -> Vec<Result<Option<Session>>> {
+        match self.sessions_by_hash(&hashes).await {
+            Ok(found) => hashes.iter().map(|h| Ok(found.get(h).cloned().flatten())).collect(),
+            Err(e) => hashes
+                .iter()
+                .map(|_| Err(StoreError::Conflict(format!("the session lookup failed: {e}"))))
+                .collect(),
+        }
+    }
+
+    async fn sessions_by_hash(&self, hashes: &[String]) -> Result<HashMap<String, Option<Session>>> {
+        static SQL: PerBackend = PerBackend::new();
+        let sql = SQL.get(self.backend(), |backend| {
             format!(
-                "SELECT {}, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
-                crate::accounts::user_columns("u")
+                "SELECT {}, s.token_hash, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash IN ({})",
+                crate::accounts::user_columns("u"),
+                texts_from_json(backend, 1)
             )
         });
-        let row = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
-            .bind(sha256_hex(token.as_bytes()))
-            .fetch_optional(self.pool())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let expires_at_ms: i64 = row.try_get(crate::accounts::USER_COLUMN_COUNT + 1)?;
-        if expires_at_ms < now_ms() {
-            return Ok(None);
+        let payload = serde_json::to_string(hashes).map_err(|e| StoreError::Config(format!("session hashes: {e}")))?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(payload).fetch_all(self.pool()).await?;
+        let now = now_ms();
+        let mut found = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let expires_at_ms: i64 = row.try_get("expires_at")?;
+            let user = self.user_from_row(&row)?;
+            let session = if expires_at_ms < now || !user.active {
+                None
+            } else {
+                Some(Session {
+                    user,
+                    csrf_token: row.try_get("csrf_token")?,
+                    expires_at_ms,
+                })
+            };
+            found.insert(row.try_get("token_hash")?, session);
         }
-        let user = self.user_from_row(&row)?;
-        if !user.active {
-            return Ok(None);
-        }
-        Ok(Some(Session {
-            user,
-            csrf_token: row.try_get(crate::accounts::USER_COLUMN_COUNT)?,
-            expires_at_ms,
-        }))
+        Ok(found)
     }
 
     pub async fn delete_session(&self, token: &str) -> Result<()> {

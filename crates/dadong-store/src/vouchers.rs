@@ -9,7 +9,7 @@
 //! it. Claims and redemptions are recorded in the ledger; the administrative acts around
 //! them (campaigns, merchants, settlements) in the audit chain.
 
-use crate::{Backend, Result, Store, StoreError, audit, ids_from_json, json_rows};
+use crate::{Backend, PerBackend, Result, Store, StoreError, audit, ids_from_json, json_rows};
 use dadong_domain::CreditCode;
 use dadong_vouchers::claim::{CampaignState, ClaimOutcome, ClaimRefusal, ClaimRequest, Holdings, KindState, NewVoucher, decide_batch};
 use dadong_vouchers::ledger::{CampaignFacts, ChainWalker, Entry, EntryKind, GENESIS_HASH, KindFacts, LedgerBreak, VoucherSums, next_entry, reconcile};
@@ -234,13 +234,16 @@ async fn append_entries(
         hash = e.hash.clone();
         entries.push(e);
     }
-    let columns: Vec<&str> = LEDGER_COLUMNS.iter().map(|(c, _)| *c).collect();
-    let sql = format!(
-        "INSERT INTO voucher_ledger ({}) SELECT t.{} FROM {} ORDER BY t.seq",
-        columns.join(", "),
-        columns.join(", t."),
-        json_rows(backend, 1, LEDGER_COLUMNS)
-    );
+    static SQL: PerBackend = PerBackend::new();
+    let sql = SQL.get(backend, |b| {
+        let columns: Vec<&str> = LEDGER_COLUMNS.iter().map(|(c, _)| *c).collect();
+        format!(
+            "INSERT INTO voucher_ledger ({}) SELECT t.{} FROM {} ORDER BY t.seq",
+            columns.join(", "),
+            columns.join(", t."),
+            json_rows(b, 1, LEDGER_COLUMNS)
+        )
+    });
     for chunk in entries.chunks(10_000) {
         let rows: Vec<serde_json::Value> = chunk
             .iter()
@@ -252,7 +255,7 @@ async fn append_entries(
                 })
             })
             .collect();
-        sqlx::query(AssertSqlSafe(sql.as_str()))
+        sqlx::query(AssertSqlSafe(sql))
             .bind(serde_json::Value::Array(rows).to_string())
             .execute(&mut *conn)
             .await?;
@@ -318,11 +321,14 @@ pub(crate) async fn issue_vouchers(
     let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(issue.vouchers.len());
     // The rows travel as ONE JSON parameter that the database unpacks: one short
     // statement, prepared once, instead of thousands of bound parameters to parse.
-    let insert = format!(
-        "INSERT INTO vouchers (campaign_id, status, claimed_at, kind_id, citizen_id, slot, idem_key, discount_fen, device) \
-         SELECT $1, 'claimed', $2, t.k, t.c, t.s, t.key, t.d, t.dev FROM {} RETURNING id, citizen_id, slot",
-        json_rows(backend, 3, VOUCHER_ROW_COLUMNS)
-    );
+    static INSERT: PerBackend = PerBackend::new();
+    let insert = INSERT.get(backend, |b| {
+        format!(
+            "INSERT INTO vouchers (campaign_id, status, claimed_at, kind_id, citizen_id, slot, idem_key, discount_fen, device) \
+             SELECT $1, 'claimed', $2, t.k, t.c, t.s, t.key, t.d, t.dev FROM {} RETURNING id, citizen_id, slot",
+            json_rows(b, 3, VOUCHER_ROW_COLUMNS)
+        )
+    });
     for (chunk_no, chunk) in issue.vouchers.chunks(10_000).enumerate() {
         let rows: Vec<VoucherRow> = chunk
             .iter()
@@ -337,7 +343,7 @@ pub(crate) async fn issue_vouchers(
             })
             .collect();
         let payload = serde_json::to_string(&rows).map_err(|e| StoreError::Config(format!("voucher rows: {e}")))?;
-        let mut rows = sqlx::query(AssertSqlSafe(insert.as_str()))
+        let mut rows = sqlx::query(AssertSqlSafe(insert))
             .bind(campaign_id)
             .bind(now_ms)
             .bind(payload)
@@ -598,10 +604,13 @@ impl Store {
         let mut holdings = Holdings::default();
         // Both lookups take the batch as ONE JSON parameter joined to the unique key's index:
         // one statement each whatever the batch size (an OR-chain of pairs cost SQLite ~1.5 s).
-        let held_sql = format!(
-            "SELECT citizen_id, COUNT(*) FROM vouchers WHERE campaign_id = $1 AND citizen_id IN ({}) GROUP BY citizen_id",
-            ids_from_json(self.backend(), 2)
-        );
+        static HELD_SQL: PerBackend = PerBackend::new();
+        let held_sql = HELD_SQL.get(self.backend(), |b| {
+            format!(
+                "SELECT citizen_id, COUNT(*) FROM vouchers WHERE campaign_id = $1 AND citizen_id IN ({}) GROUP BY citizen_id",
+                ids_from_json(b, 2)
+            )
+        });
         let payload = serde_json::Value::from(citizens).to_string();
         for r in sqlx::query(AssertSqlSafe(held_sql)).bind(campaign_id).bind(payload).fetch_all(&mut *tx).await? {
             holdings.held.insert(r.try_get(0)?, r.try_get(1)?);
@@ -617,11 +626,14 @@ impl Store {
         retries.dedup();
         if !retries.is_empty() {
             // CROSS JOIN keeps SQLite from scanning the vouchers first.
-            let retry_sql = format!(
-                "SELECT v.citizen_id, v.id, v.kind_id, v.idem_key FROM {} CROSS JOIN vouchers v \
-                 WHERE v.campaign_id = $1 AND v.citizen_id = t.c AND v.idem_key = t.k",
-                json_rows(self.backend(), 2, &[("c", "bigint"), ("k", "text")])
-            );
+            static RETRY_SQL: PerBackend = PerBackend::new();
+            let retry_sql = RETRY_SQL.get(self.backend(), |b| {
+                format!(
+                    "SELECT v.citizen_id, v.id, v.kind_id, v.idem_key FROM {} CROSS JOIN vouchers v \
+                     WHERE v.campaign_id = $1 AND v.citizen_id = t.c AND v.idem_key = t.k",
+                    json_rows(b, 2, &[("c", "bigint"), ("k", "text")])
+                )
+            });
             #[derive(Serialize)]
             struct Retry<'a> {
                 c: i64,

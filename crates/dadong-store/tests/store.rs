@@ -748,6 +748,20 @@ async fn sessions_are_found_by_their_token_until_expired_or_deleted_and_only_the
         assert!(store.session(&wrong).await.expect("session").is_none(), "token {wrong:.20}… found a session");
     }
 
+    // Lookups made at one moment are read together (one query for a group), and each still
+    // gets its own answer: 300 at once, of two live sessions and of tokens that match none.
+    let asked: Vec<(String, Option<String>)> = (0..300)
+        .map(|i| match i % 3 {
+            0 => (token.clone(), Some(csrf.clone())),
+            1 => (other.clone(), Some(other_csrf.clone())),
+            _ => (format!("{token}{i}"), None),
+        })
+        .collect();
+    let answers = futures::future::join_all(asked.iter().map(|(t, _)| store.session(t))).await;
+    for ((t, want), got) in asked.iter().zip(answers) {
+        assert_eq!(got.expect("session").map(|s| s.csrf_token), *want, "token {t:.20}…");
+    }
+
     // The database holds the token's SHA-256, never the token.
     let hashes: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM sessions")
         .fetch_all(store.pool())
