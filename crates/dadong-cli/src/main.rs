@@ -228,6 +228,10 @@ enum BenchCommand {
         connections: usize,
         #[arg(long, default_value_t = 5_000)]
         baseline_claims: usize,
+        /// Run the baseline on this database (postgres://…) instead of the one the engine
+        /// runs on: the engine on SQLite against the usual PostgreSQL design, in one run.
+        #[arg(long)]
+        baseline_database_url: Option<String>,
         /// Print the figures as one line of JSON on standard output too.
         #[arg(long)]
         json: bool,
@@ -372,9 +376,22 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
             http_claims,
             connections,
             baseline_claims,
+            baseline_database_url,
             json,
         }) => {
             let store = cli.store.open().await?;
+            let baseline_store = match baseline_database_url {
+                Some(url) => {
+                    let mut config = StoreConfig::new(&cli.store.data, Some(url));
+                    config.pii_key = cli.store.pii_key.clone();
+                    Some(
+                        Store::open(&config)
+                            .await
+                            .context("cannot open the database given by --baseline-database-url")?,
+                    )
+                }
+                None => None,
+            };
             let options = vouchers::BenchOptions {
                 engine_claims,
                 http_claims,
@@ -382,7 +399,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 baseline_claims,
                 json,
             };
-            vouchers::bench(&store, options).await?;
+            vouchers::bench(&store, baseline_store.as_ref().unwrap_or(&store), options).await?;
             Ok(ok)
         }
         Command::Ledger(LedgerCommand::Verify) => {

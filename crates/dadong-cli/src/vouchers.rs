@@ -67,7 +67,8 @@ fn campaign(name: String, stock: i64, now: i64) -> CampaignSpec {
     }
 }
 
-pub async fn bench(store: &Store, o: BenchOptions) -> Result<()> {
+/// `baseline_store` is where the baseline runs: `store` itself, or another database.
+pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Result<()> {
     let now = dadong_store::now_ms();
     let tag = dadong_domain::crypto::random_token(6);
     let actor = dadong_store::Actor::cli();
@@ -167,14 +168,14 @@ pub async fn bench(store: &Store, o: BenchOptions) -> Result<()> {
     );
 
     // 3. The baseline: one transaction per claim, on a campaign of its own.
-    let base = store
+    let base = baseline_store
         .create_campaign(&actor, &campaign(format!("bench-baseline-{tag}"), o.baseline_claims as i64 * 2, now), now)
         .await?;
     let base_kind = base.kinds[0].id;
     let t = Instant::now();
     let done: Vec<Result<bool, dadong_store::StoreError>> = futures::stream::iter(0..o.baseline_claims)
         .map(|i| {
-            let store = store.clone();
+            let store = baseline_store.clone();
             async move {
                 store
                     .claim_one_baseline(base.id, base_kind, 2_000_000_000 + (i / 100) as i64, &format!("b{i}"), now)
@@ -188,8 +189,9 @@ pub async fn bench(store: &Store, o: BenchOptions) -> Result<()> {
     let base_failed = done.iter().filter(|r| r.is_err()).count();
     let base_rate = (o.baseline_claims - base_failed) as f64 / base_s;
     eprintln!(
-        "  baseline, 1 tx/claim {:>7} claims in {base_s:6.2} s = {base_rate:>10.0} claims/s ({base_failed} failed); engine is {:.1}x",
+        "  baseline, 1 tx/claim {:>7} claims in {base_s:6.2} s = {base_rate:>10.0} claims/s on {} ({base_failed} failed); engine is {:.1}x",
         o.baseline_claims,
+        baseline_store.backend().name(),
         engine_rate / base_rate
     );
 
@@ -206,6 +208,7 @@ pub async fn bench(store: &Store, o: BenchOptions) -> Result<()> {
                 "http_claims_per_s": http_rate.round(),
                 "http_p99_ms": (p99 * 10.0).round() / 10.0,
                 "baseline_claims_per_s": base_rate.round(),
+                "baseline_backend": baseline_store.backend().name(),
                 "over_issued": over,
                 "engine_claims": o.engine_claims,
                 "http_claims": latencies.len(),

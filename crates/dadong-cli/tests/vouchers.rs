@@ -23,6 +23,7 @@ use tokio::sync::Mutex;
 on_both_backends!(
     killed_servers_keep_every_acknowledged_claim_and_never_over_issue,
     the_demo_reports_its_voucher_figures_and_ledger_verify_names_a_break,
+    bench_vouchers_prints_its_figures_and_never_over_issues,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,4 +295,38 @@ async fn the_demo_reports_its_voucher_figures_and_ledger_verify_names_a_break(ba
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("BROKEN") && text.contains("account issued holds"), "{text}");
+}
+
+/// A small `dadong bench vouchers --json` run: every figure the issue names is printed, every
+/// claim was answered, and the stock short of the claims ran out without one voucher over.
+/// On SQLite with PostgreSQL at hand, the baseline runs there (`--baseline-database-url`).
+async fn bench_vouchers_prints_its_figures_and_never_over_issues(backend: Backend) {
+    let Some(db) = TestDb::new(backend, &format!("bench vouchers on {}", backend.name())).await else {
+        return;
+    };
+    let baseline_db = match backend {
+        Backend::Sqlite => TestDb::new(Backend::Postgres, "bench vouchers with a PostgreSQL baseline").await,
+        Backend::Postgres => None,
+    };
+    let mut cmd = dadong_cmd(&db);
+    cmd.args(["bench", "vouchers", "--engine-claims", "3000", "--http-claims", "1000", "--connections", "20"]);
+    cmd.args(["--baseline-claims", "200", "--json"]);
+    if let Some(url) = baseline_db.as_ref().and_then(|b| b.database_url()) {
+        cmd.args(["--baseline-database-url", url]);
+    }
+    let out = cmd.output().await.unwrap();
+    assert!(out.status.success(), "bench: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let figures: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    for key in ["engine_claims_per_s", "http_claims_per_s", "http_p99_ms", "baseline_claims_per_s"] {
+        assert!(figures[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {figures}");
+    }
+    assert_eq!(figures["over_issued"], 0, "{figures}");
+    assert_eq!(figures["http_claims"], 1000, "{figures}");
+    assert_eq!(figures["http_failed"], 0, "{figures}");
+    // Stock is nine tenths of the 4,000 claims and every claimant may take 100: it all goes.
+    assert_eq!(figures["stock"], 3600, "{figures}");
+    assert_eq!(figures["issued"], 3600, "{figures}");
+    let baseline = if baseline_db.is_some() { "postgres" } else { backend.name() };
+    assert_eq!(figures["baseline_backend"], baseline, "{figures}");
 }
