@@ -362,6 +362,7 @@ pub async fn working_days(ApiQuery(q): ApiQuery<WorkingDaysParams>) -> Result<Js
         crate::vouchers_api::claim,
         crate::vouchers_api::register,
         crate::vouchers_api::draw,
+        crate::vouchers_api::draw_record,
         crate::vouchers_api::wallet,
         crate::vouchers_api::merchant_me,
         crate::vouchers_api::merchant_apply,

@@ -327,6 +327,7 @@ pub fn routes() -> Vec<RouteSpec> {
             post(vouchers_api::register),
         ),
         r(M::POST, "/api/v1/vouchers/campaigns/{id}/draw", ManageVouchers, post(vouchers_api::draw)),
+        r(M::GET, "/api/v1/vouchers/campaigns/{id}/draw", ViewCampaigns, get(vouchers_api::draw_record)),
         r(M::GET, "/api/v1/vouchers/wallet", ClaimVoucher, get(vouchers_api::wallet)),
         r(M::GET, "/api/v1/vouchers/merchant", RedeemVoucher, get(vouchers_api::merchant_me)),
         r(

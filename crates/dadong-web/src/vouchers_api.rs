@@ -848,6 +848,18 @@ impl From<LotteryDraw> for DrawOut {
     }
 }
 
+/// A lottery campaign's recorded draw: its seed (with which `lottery::draw` recomputes the
+/// winners), the registrations and winners counted, and what each kind gave. Anyone signed in
+/// may check it; 404 until the campaign is drawn.
+#[utoipa::path(get, path = "/api/v1/vouchers/campaigns/{id}/draw",
+    responses((status = 200, body = DrawOut), (status = 404, body = crate::api::ErrorOut)))]
+pub async fn draw_record(State(state): State<AppState>, Path(campaign_id): Path<i64>) -> Result<Json<DrawOut>, ApiError> {
+    match state.store.lottery_draw(campaign_id).await? {
+        Some(d) => Ok(Json(d.into())),
+        None => Err(ApiError::new(ErrorKind::NotFound, format!("campaign {campaign_id} has not been drawn"))),
+    }
+}
+
 /// Draws a lottery campaign and issues the winners' vouchers (admin). A campaign is drawn
 /// once: a second draw is refused with `already_drawn` and changes nothing.
 #[utoipa::path(post, path = "/api/v1/vouchers/campaigns/{id}/draw",

@@ -1188,6 +1188,14 @@ fn table(enterprise: &str, project: &str, application: i64) -> Vec<(Method, &'st
         ),
         (
             get.clone(),
+            "/api/v1/vouchers/campaigns/{id}/draw",
+            "/api/v1/vouchers/campaigns/999999/draw",
+            Body::None,
+            Expect::Api(EVERYONE, 404),
+            false,
+        ),
+        (
+            get.clone(),
             "/api/v1/vouchers/wallet",
             "/api/v1/vouchers/wallet",
             Body::None,

@@ -81,6 +81,8 @@ async fn a_citizen_registers_once_and_only_an_admin_draws_once_through_the_api(b
     }
     assert_eq!(app.store.lottery_registrations(campaign).await.unwrap(), vec![]);
     assert_eq!(app.store.lottery_draw(campaign).await.unwrap(), None);
+    let (status, v) = call(&app, &citizen, Method::GET, &draw, None).await;
+    assert_eq!(status, 404, "no draw recorded yet: {v}");
 
     let (status, v) = call(&app, &citizen, Method::POST, &register, Some(body.clone())).await;
     assert_eq!(status, 201, "{v}");
@@ -111,6 +113,10 @@ async fn a_citizen_registers_once_and_only_an_admin_draws_once_through_the_api(b
     let (status, again) = call(&app, &admin, Method::POST, &draw, None).await;
     assert_eq!(status, 409, "{again}");
     assert_eq!(again["error"]["reason"], json!("already_drawn"), "{again}");
+    // Anyone signed in reads the recorded draw back, the same as the draw answered.
+    let (status, record) = call(&app, &citizen, Method::GET, &draw, None).await;
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record, v, "the recorded draw is the one made");
     let (status, late) = call(&app, &citizen, Method::POST, &register, Some(body.clone())).await;
     assert_eq!(status, 200, "the citizen's own registration is still answered: {late}");
 
@@ -132,6 +138,10 @@ async fn a_citizen_registers_once_and_only_an_admin_draws_once_through_the_api(b
     assert!(
         doc["paths"]["/api/v1/vouchers/campaigns/{id}/draw"]["post"].is_object(),
         "draw in the OpenAPI document"
+    );
+    assert!(
+        doc["paths"]["/api/v1/vouchers/campaigns/{id}/draw"]["get"].is_object(),
+        "the draw record in the OpenAPI document"
     );
 }
 
