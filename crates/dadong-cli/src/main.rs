@@ -93,6 +93,14 @@ enum Command {
     },
     /// Check an electronic certificate (PDF) issued by this platform: genuine, or altered or forged.
     Verify { file: PathBuf },
+    /// The daily voucher settlement, the finance office's batch (run it once a day, from cron
+    /// say): each merchant is paid the discounts of the vouchers it redeemed before the day
+    /// ended (Asia/Shanghai) and not yet settled. Settling a day again pays nothing twice.
+    Settle {
+        /// The day, YYYY-MM-DD; by default yesterday in Asia/Shanghai.
+        #[arg(long)]
+        day: Option<String>,
+    },
     /// Create or update the schema (every command does this on an empty or older store).
     Migrate,
     /// Build the demo district into an empty store and print the demo users' passwords once.
@@ -355,6 +363,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Verify { file } => {
             let store = cli.store.open().await?;
             services::verify_file(&store, &file).await
+        }
+        Command::Settle { day } => {
+            let store = cli.store.open().await?;
+            vouchers::settle(&store, day.as_deref()).await?;
+            Ok(ok)
         }
         Command::Escalate { now } => {
             let store = cli.store.open().await?;

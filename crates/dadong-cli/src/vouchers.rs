@@ -1,4 +1,4 @@
-//! `dadong ledger verify` and `dadong bench vouchers`.
+//! `dadong ledger verify`, `dadong settle` and `dadong bench vouchers`.
 //!
 //! The bench runs, in one process and on one hot campaign, the claim engine in-process
 //! (every claim durable before its answer), the same claims over HTTP on loopback through
@@ -278,6 +278,35 @@ impl Connection {
         let _ = driver.await;
         Ok((latencies, granted, refused, failed))
     }
+}
+
+/// `dadong settle`: the daily settlement of `day` (yesterday in Asia/Shanghai by default),
+/// printing what each merchant is paid.
+pub async fn settle(store: &Store, day: Option<&str>) -> Result<()> {
+    let day = match day {
+        Some(d) => d.trim().to_string(),
+        None => jiff::Zoned::now()
+            .with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai")?)
+            .date()
+            .yesterday()?
+            .to_string(),
+    };
+    let cutoff = Store::settlement_day_end_ms(&day)?;
+    let made = store.settle(&dadong_store::Actor::cli(), &day, cutoff, dadong_store::now_ms()).await?;
+    let yuan = |fen: i64| dadong_domain::money::Fen(fen).to_yuan_string();
+    for s in &made {
+        println!(
+            "{}  {}  {} vouchers  discount {} yuan  purchases {} yuan",
+            s.credit_code,
+            s.merchant_name,
+            s.vouchers,
+            yuan(s.discount_fen),
+            yuan(s.purchase_fen)
+        );
+    }
+    let total: i64 = made.iter().map(|s| s.discount_fen).sum();
+    println!("settlement of {day}: {} merchants paid {} yuan", made.len(), yuan(total));
+    Ok(())
 }
 
 /// The `vouchers` part of the report JSON for January to `through` of its year: seasons

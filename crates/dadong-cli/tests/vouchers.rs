@@ -24,6 +24,7 @@ on_both_backends!(
     killed_servers_keep_every_acknowledged_claim_and_never_over_issue,
     the_demo_reports_its_voucher_figures_and_ledger_verify_names_a_break,
     bench_vouchers_prints_its_figures_and_never_over_issues,
+    settle_pays_each_merchant_once_for_a_day,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,4 +330,70 @@ async fn bench_vouchers_prints_its_figures_and_never_over_issues(backend: Backen
     assert_eq!(figures["issued"], 3600, "{figures}");
     let baseline = if baseline_db.is_some() { "postgres" } else { backend.name() };
     assert_eq!(figures["baseline_backend"], baseline, "{figures}");
+}
+
+/// `dadong settle --day D` pays a merchant what it redeemed before D ended, once: settling D
+/// again pays nothing more, and a day that is not a date is refused with the reason.
+async fn settle_pays_each_merchant_once_for_a_day(backend: Backend) {
+    use dadong_store::voucher_engine::{ClaimEngine, EngineConfig};
+    use dadong_store::vouchers::PendingClaim;
+    use dadong_vouchers::claim::ClaimRequest;
+
+    let Some(db) = TestDb::new(backend, &format!("settle on {}", backend.name())).await else {
+        return;
+    };
+    let store = db.open().await;
+    let actor = dadong_store::Actor::cli();
+    let now = dadong_store::now_ms();
+    let c = store.create_campaign(&actor, &spec(10, 5), now).await.unwrap();
+    let code = "91350100M000100Y43";
+    let merchant = store.apply_merchant(&actor, None, code, "大东百货", &[Category::Catering], now).await.unwrap();
+    store.decide_merchant(&actor, merchant.id, Category::Catering, true, now).await.unwrap();
+    let citizen = store.bench_citizen_sessions(1, now).await.unwrap()[0].0;
+    let engine = ClaimEngine::start(store.clone(), EngineConfig::default());
+    for key in ["first", "second"] {
+        let request = ClaimRequest {
+            citizen_id: citizen,
+            kind_id: c.kinds[0].id,
+            idempotency_key: key.into(),
+        };
+        let claim = PendingClaim {
+            campaign_id: c.id,
+            request,
+            device: String::new(),
+        };
+        engine.claim(claim).await.unwrap();
+    }
+    let key = store.voucher_key().await.unwrap();
+    for v in store.wallet(citizen).await.unwrap() {
+        store.redeem(merchant.id, &Store::voucher_token(&key, &v), 400_00, now).await.unwrap();
+    }
+    let today = jiff::Timestamp::from_millisecond(now)
+        .unwrap()
+        .in_tz("Asia/Shanghai")
+        .unwrap()
+        .date()
+        .to_string();
+
+    let out = dadong_cmd(&db).args(["settle", "--day", &today]).output().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "settle: {text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains(code) && text.contains("2 vouchers") && text.contains("discount 100.00 yuan") && text.contains("purchases 800.00 yuan"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("settlement of {today}: 1 merchants paid 100.00 yuan")), "{text}");
+    let settled = store.settlements(None).await.unwrap();
+    assert_eq!((settled.len(), settled[0].discount_fen), (1, 100_00));
+
+    let out = dadong_cmd(&db).args(["settle", "--day", &today]).output().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("0 merchants paid 0.00 yuan"), "settled again: {text}");
+    assert_eq!(store.settlements(None).await.unwrap().len(), 1, "nothing is paid twice");
+
+    let out = dadong_cmd(&db).args(["settle", "--day", "2022-13-40"]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("day: a date as YYYY-MM-DD"));
+    let out = dadong_cmd(&db).args(["ledger", "verify"]).output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 }

@@ -80,7 +80,7 @@ impl<J: Send + 'static, A: Send + 'static> Writer<J, A> {
             (0..n).map(|_| lane(store.without_writer(), handle.clone())).collect()
         });
         let sender = &lanes[(key % lanes.len() as u64) as usize];
-        let stopped = || StoreError::Config(format!("the {what} writer has stopped"));
+        let stopped = || StoreError::Config(format!("the {what} group task has stopped"));
         let (answer, wait) = oneshot::channel();
         sender.send((job, answer)).map_err(|_| stopped())?;
         wait.await.map_err(|_| stopped())

@@ -1067,6 +1067,18 @@ impl Store {
         Ok(total)
     }
 
+    /// The end of a settlement day `YYYY-MM-DD` (midnight after it in Asia/Shanghai), in ms:
+    /// the cutoff [`Store::settle`] pays redemptions before.
+    pub fn settlement_day_end_ms(day: &str) -> Result<i64> {
+        let bad = || StoreError::invalid("day", "a date as YYYY-MM-DD");
+        let date = jiff::civil::Date::strptime("%Y-%m-%d", day.trim()).map_err(|_| bad())?;
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").map_err(|e| StoreError::Config(format!("time zone: {e}")))?;
+        date.tomorrow()
+            .and_then(|next| next.to_zoned(tz))
+            .map(|z| z.timestamp().as_millisecond())
+            .map_err(|_| bad())
+    }
+
     /// The daily settlement: pays each merchant the discounts of the vouchers it redeemed
     /// before `cutoff_ms` (the end of `day`), one settlement row per merchant, all in one
     /// transaction. Returns the settlements made.

@@ -578,12 +578,7 @@ pub struct SettleIn {
 
 /// The end of a day in Asia/Shanghai, in ms.
 pub fn end_of_day_ms(day: &str) -> Result<i64, ApiError> {
-    let bad = || ApiError::new(ErrorKind::Validation { field: "day".into() }, "day: a date as YYYY-MM-DD");
-    let date = jiff::civil::Date::strptime("%Y-%m-%d", day.trim()).map_err(|_| bad())?;
-    let next = date.tomorrow().map_err(|_| bad())?;
-    next.to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").map_err(|_| bad())?)
-        .map(|z| z.timestamp().as_millisecond())
-        .map_err(|_| bad())
+    Ok(dadong_store::Store::settlement_day_end_ms(day)?)
 }
 
 /// Runs the daily settlement for a day (admin).
