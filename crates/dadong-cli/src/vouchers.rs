@@ -305,7 +305,7 @@ pub async fn settle(store: &Store, day: Option<&str>) -> Result<()> {
         );
     }
     let total: i64 = made.iter().map(|s| s.discount_fen).sum();
-    println!("settlement of {day}: {} merchants paid {} yuan", made.len(), yuan(total));
+    println!("settlement of {day}: {} yuan paid to {} merchant(s)", yuan(total), made.len());
     Ok(())
 }
 

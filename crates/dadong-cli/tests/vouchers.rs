@@ -382,13 +382,16 @@ async fn settle_pays_each_merchant_once_for_a_day(backend: Backend) {
         text.contains(code) && text.contains("2 vouchers") && text.contains("discount 100.00 yuan") && text.contains("purchases 800.00 yuan"),
         "{text}"
     );
-    assert!(text.contains(&format!("settlement of {today}: 1 merchants paid 100.00 yuan")), "{text}");
+    assert!(text.contains(&format!("settlement of {today}: 100.00 yuan paid to 1 merchant(s)")), "{text}");
     let settled = store.settlements(None).await.unwrap();
     assert_eq!((settled.len(), settled[0].discount_fen), (1, 100_00));
 
     let out = dadong_cmd(&db).args(["settle", "--day", &today]).output().await.unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("0 merchants paid 0.00 yuan"), "settled again: {text}");
+    assert!(
+        out.status.success() && text.contains("0.00 yuan paid to 0 merchant(s)"),
+        "settled again: {text}"
+    );
     assert_eq!(store.settlements(None).await.unwrap().len(), 1, "nothing is paid twice");
 
     let out = dadong_cmd(&db).args(["settle", "--day", "2022-13-40"]).output().await.unwrap();
