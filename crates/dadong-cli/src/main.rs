@@ -101,6 +101,13 @@ enum Command {
         #[arg(long)]
         day: Option<String>,
     },
+    /// Draw a lottery voucher campaign, once, at the hour it was announced (from cron, say):
+    /// its winners' vouchers are issued and the draw's seed printed, for anyone to check.
+    Draw {
+        /// The campaign's id.
+        #[arg(long)]
+        campaign: i64,
+    },
     /// Create or update the schema (every command does this on an empty or older store).
     Migrate,
     /// Build the demo district into an empty store and print the demo users' passwords once.
@@ -363,6 +370,11 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Verify { file } => {
             let store = cli.store.open().await?;
             services::verify_file(&store, &file).await
+        }
+        Command::Draw { campaign } => {
+            let store = cli.store.open().await?;
+            vouchers::draw(&store, campaign).await?;
+            Ok(ok)
         }
         Command::Settle { day } => {
             let store = cli.store.open().await?;

@@ -1,4 +1,4 @@
-//! `dadong ledger verify`, `dadong settle` and `dadong bench vouchers`.
+//! `dadong ledger verify`, `dadong settle`, `dadong draw` and `dadong bench vouchers`.
 //!
 //! The bench runs, in one process and on one hot campaign, the claim engine in-process
 //! (every claim durable before its answer), the same claims over HTTP on loopback through
@@ -306,6 +306,24 @@ pub async fn settle(store: &Store, day: Option<&str>) -> Result<()> {
     }
     let total: i64 = made.iter().map(|s| s.discount_fen).sum();
     println!("settlement of {day}: {} yuan paid to {} merchant(s)", yuan(total), made.len());
+    Ok(())
+}
+
+/// `dadong draw`: draws a lottery campaign and prints the draw as recorded.
+pub async fn draw(store: &Store, campaign_id: i64) -> Result<()> {
+    let d = store.draw_lottery(&dadong_store::Actor::cli(), campaign_id, dadong_store::now_ms()).await?;
+    let yuan = |fen: i64| dadong_domain::money::Fen(fen).to_yuan_string();
+    println!(
+        "campaign {} drawn: {} winners among {} registrations, budget {} yuan",
+        d.campaign_id,
+        d.winners,
+        d.registrations,
+        yuan(d.budget_fen)
+    );
+    for k in &d.kinds {
+        println!("  kind {}: stock {}, discount {} yuan", k.kind_id, k.stock, yuan(k.discount_fen));
+    }
+    println!("seed {} (the winners are recomputed from it and the registrations)", d.seed);
     Ok(())
 }
 

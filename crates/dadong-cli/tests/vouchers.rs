@@ -25,6 +25,7 @@ on_both_backends!(
     the_demo_reports_its_voucher_figures_and_ledger_verify_names_a_break,
     bench_vouchers_prints_its_figures_and_never_over_issues,
     settle_pays_each_merchant_once_for_a_day,
+    draw_issues_a_lottery_once_and_says_why_it_refuses,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,6 +398,51 @@ async fn settle_pays_each_merchant_once_for_a_day(backend: Backend) {
     let out = dadong_cmd(&db).args(["settle", "--day", "2022-13-40"]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("day: a date as YYYY-MM-DD"));
+    let out = dadong_cmd(&db).args(["ledger", "verify"]).output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// `dadong draw --campaign N` draws a lottery among the citizens who registered, issues the
+/// winners' vouchers and prints the recorded seed; a second draw, or a draw of a campaign that
+/// is not a lottery, is refused with the reason and changes nothing.
+async fn draw_issues_a_lottery_once_and_says_why_it_refuses(backend: Backend) {
+    let Some(db) = TestDb::new(backend, &format!("draw on {}", backend.name())).await else {
+        return;
+    };
+    let store = db.open().await;
+    let actor = dadong_store::Actor::cli();
+    let now = dadong_store::now_ms();
+    let mut lottery = spec(2, 1);
+    lottery.claim_mode = ClaimMode::Lottery;
+    let c = store.create_campaign(&actor, &lottery, now).await.unwrap();
+    let mut plain = spec(2, 1);
+    plain.name = "先到先得".into();
+    let first_come = store.create_campaign(&actor, &plain, now).await.unwrap();
+    let citizens = store.bench_citizen_sessions(5, now).await.unwrap();
+    for (id, _, _) in &citizens {
+        store.register_for_lottery(&actor, *id, c.id, c.kinds[0].id, now).await.unwrap();
+    }
+
+    let out = dadong_cmd(&db).args(["draw", "--campaign", &c.id.to_string()]).output().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "draw: {text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("2 winners among 5 registrations"), "{text}");
+    let d = store.lottery_draw(c.id).await.unwrap().expect("recorded");
+    assert!(text.contains(&format!("seed {}", d.seed)) && d.drawn_by.is_none(), "{text}");
+    let issued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vouchers WHERE campaign_id = $1")
+        .bind(c.id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(issued, 2, "the stock of two goes to two winners");
+
+    for (campaign, reason) in [(c.id, "drawn already"), (first_come.id, "first come, first served")] {
+        let out = dadong_cmd(&db).args(["draw", "--campaign", &campaign.to_string()]).output().await.unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(reason), "{err}");
+    }
+    assert_eq!(store.lottery_draw(c.id).await.unwrap(), Some(d), "the first draw stands");
     let out = dadong_cmd(&db).args(["ledger", "verify"]).output().await.unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 }
