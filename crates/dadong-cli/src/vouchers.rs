@@ -280,6 +280,10 @@ impl Connection {
     }
 }
 
+fn yuan(fen: i64) -> String {
+    dadong_domain::Fen(fen).to_yuan_string()
+}
+
 /// `dadong settle`: the daily settlement of `day` (yesterday in Asia/Shanghai by default),
 /// printing what each merchant is paid.
 pub async fn settle(store: &Store, day: Option<&str>) -> Result<()> {
@@ -291,9 +295,7 @@ pub async fn settle(store: &Store, day: Option<&str>) -> Result<()> {
             .yesterday()?
             .to_string(),
     };
-    let cutoff = Store::settlement_day_end_ms(&day)?;
-    let made = store.settle(&dadong_store::Actor::cli(), &day, cutoff, dadong_store::now_ms()).await?;
-    let yuan = |fen: i64| dadong_domain::money::Fen(fen).to_yuan_string();
+    let made = store.settle_day(&dadong_store::Actor::cli(), &day, dadong_store::now_ms()).await?;
     for s in &made {
         println!(
             "{}  {}  {} vouchers  discount {} yuan  purchases {} yuan",
@@ -312,7 +314,6 @@ pub async fn settle(store: &Store, day: Option<&str>) -> Result<()> {
 /// `dadong draw`: draws a lottery campaign and prints the draw as recorded.
 pub async fn draw(store: &Store, campaign_id: i64) -> Result<()> {
     let d = store.draw_lottery(&dadong_store::Actor::cli(), campaign_id, dadong_store::now_ms()).await?;
-    let yuan = |fen: i64| dadong_domain::money::Fen(fen).to_yuan_string();
     println!(
         "campaign {} drawn: {} winners among {} registrations, budget {} yuan",
         d.campaign_id,

@@ -1067,16 +1067,20 @@ impl Store {
         Ok(total)
     }
 
-    /// The end of a settlement day `YYYY-MM-DD` (midnight after it in Asia/Shanghai), in ms:
-    /// the cutoff [`Store::settle`] pays redemptions before.
-    pub fn settlement_day_end_ms(day: &str) -> Result<i64> {
+    /// The daily settlement of `day` (YYYY-MM-DD) as the API, the page and `dadong settle`
+    /// run it: [`Store::settle`] with the day's end (midnight after it in Asia/Shanghai) as
+    /// the cutoff.
+    pub async fn settle_day(&self, actor: &audit::Actor, day: &str, now_ms: i64) -> Result<Vec<Settlement>> {
+        let day = day.trim();
         let bad = || StoreError::invalid("day", "a date as YYYY-MM-DD");
-        let date = jiff::civil::Date::strptime("%Y-%m-%d", day.trim()).map_err(|_| bad())?;
+        let date = jiff::civil::Date::strptime("%Y-%m-%d", day).map_err(|_| bad())?;
         let tz = jiff::tz::TimeZone::get("Asia/Shanghai").map_err(|e| StoreError::Config(format!("time zone: {e}")))?;
-        date.tomorrow()
+        let cutoff = date
+            .tomorrow()
             .and_then(|next| next.to_zoned(tz))
             .map(|z| z.timestamp().as_millisecond())
-            .map_err(|_| bad())
+            .map_err(|_| bad())?;
+        self.settle(actor, day, cutoff, now_ms).await
     }
 
     /// The daily settlement: pays each merchant the discounts of the vouchers it redeemed

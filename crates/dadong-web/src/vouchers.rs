@@ -15,7 +15,7 @@ use crate::error::{ErrorKind, PageError};
 use crate::i18n::{Lang, T};
 use crate::pages::actor_of;
 use crate::templates::{Nav, render};
-use crate::vouchers_api::{device_of, end_of_day_ms, figures_out, leverage, submit_claim};
+use crate::vouchers_api::{device_of, figures_out, leverage, submit_claim, yuan};
 use crate::{AppState, Principal, client_addr};
 use askama::Template;
 use axum::extract::{Request, State};
@@ -27,10 +27,6 @@ use dadong_vouchers::Category;
 use serde::Deserialize;
 
 type PageResult = Result<Response, PageError>;
-
-fn yuan(fen: i64) -> String {
-    Fen(fen).to_yuan_string()
-}
 
 fn internal(lang: Lang) -> impl Fn(dadong_store::StoreError) -> PageError {
     move |e| {
@@ -585,10 +581,9 @@ pub struct SettleForm {
 
 pub async fn admin_settle(State(state): State<AppState>, Signed(p, lang): Signed, req: Request) -> PageResult {
     let f: SettleForm = form(req, lang).await?;
-    let cutoff = end_of_day_ms(&f.day).map_err(|e| PageError::new(e.kind, e.message, lang))?;
     let made = state
         .store
-        .settle(&actor_of(&p), f.day.trim(), cutoff, dadong_store::now_ms())
+        .settle_day(&actor_of(&p), &f.day, dadong_store::now_ms())
         .await
         .map_err(internal(lang))?;
     Ok(notice_redirect(

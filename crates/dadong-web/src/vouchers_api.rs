@@ -82,7 +82,7 @@ fn parse_yuan(field: &str, text: &str) -> Result<i64, ApiError> {
         .map_err(|e| ApiError::new(ErrorKind::Validation { field: field.into() }, format!("{field}: {e}")))
 }
 
-fn yuan(fen: i64) -> String {
+pub(crate) fn yuan(fen: i64) -> String {
     Fen(fen).to_yuan_string()
 }
 
@@ -576,16 +576,10 @@ pub struct SettleIn {
     day: String,
 }
 
-/// The end of a day in Asia/Shanghai, in ms.
-pub fn end_of_day_ms(day: &str) -> Result<i64, ApiError> {
-    Ok(dadong_store::Store::settlement_day_end_ms(day)?)
-}
-
 /// Runs the daily settlement for a day (admin).
 #[utoipa::path(post, path = "/api/v1/vouchers/settlements", request_body = SettleIn, responses((status = 200, body = [SettlementOut])))]
 pub async fn settle(State(state): State<AppState>, Signed(p, _): Signed, ApiJson(body): ApiJson<SettleIn>) -> Result<Json<Vec<SettlementOut>>, ApiError> {
-    let cutoff = end_of_day_ms(&body.day)?;
-    let made = state.store.settle(&actor_of(&p), body.day.trim(), cutoff, dadong_store::now_ms()).await?;
+    let made = state.store.settle_day(&actor_of(&p), &body.day, dadong_store::now_ms()).await?;
     Ok(Json(settlements_out(made)))
 }
 
