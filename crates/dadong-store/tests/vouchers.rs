@@ -363,6 +363,12 @@ async fn ledger_verify_names_breaks_made_in_the_database(backend: Backend) {
     assert!(breaks.iter().any(|b| matches!(b, LedgerBreak::AccountMismatch { .. })), "{breaks:?}");
     exec("UPDATE vouchers SET status = 'claimed'").await;
     assert_clean(&store).await;
+    // A citizen's slots with a gap: the engine reads their count as their highest slot.
+    exec("UPDATE vouchers SET slot = 3 WHERE id = (SELECT MIN(id) FROM vouchers)").await;
+    let breaks = store.verify_ledger().await.unwrap().breaks;
+    assert!(matches!(breaks[..], [LedgerBreak::SlotGaps { citizens: 1, .. }]), "{breaks:?}");
+    exec("UPDATE vouchers SET slot = 1 WHERE id = (SELECT MIN(id) FROM vouchers)").await;
+    assert_clean(&store).await;
     // An entry edited, then one cut from the end.
     exec("UPDATE voucher_ledger SET amount_fen = amount_fen + 1 WHERE seq = 2").await;
     let breaks = store.verify_ledger().await.unwrap().breaks;

@@ -269,6 +269,9 @@ pub struct CampaignFacts {
     pub budget_remaining_fen: i64,
     pub per_person_limit: i64,
     pub most_held_by_one_citizen: i64,
+    /// Citizens whose vouchers' slots are not exactly 1..n. The claim engine reads a
+    /// citizen's count as their highest slot, so a gap would cost them a voucher.
+    pub citizens_with_slot_gaps: i64,
     pub sums: VoucherSums,
     pub kinds: Vec<KindFacts>,
 }
@@ -345,6 +348,10 @@ pub enum LedgerBreak {
         limit: i64,
         held: i64,
     },
+    SlotGaps {
+        campaign_id: i64,
+        citizens: i64,
+    },
 }
 
 impl fmt::Display for LedgerBreak {
@@ -406,6 +413,12 @@ impl fmt::Display for LedgerBreak {
                 write!(f, "campaign {campaign_id}: kind {kind_id} records {stored} left but {expected} should be")
             }
             OverLimit { campaign_id, limit, held } => write!(f, "campaign {campaign_id}: a citizen holds {held} vouchers, over the limit of {limit}"),
+            SlotGaps { campaign_id, citizens } => {
+                write!(
+                    f,
+                    "campaign {campaign_id}: {citizens} citizen(s) hold vouchers whose slots are not 1..n (a voucher deleted?)"
+                )
+            }
         }
     }
 }
@@ -506,6 +519,12 @@ pub fn reconcile(walk: &ChainWalker, facts: &CampaignFacts) -> Vec<LedgerBreak> 
             campaign_id: c,
             limit: facts.per_person_limit,
             held: facts.most_held_by_one_citizen,
+        });
+    }
+    if facts.citizens_with_slot_gaps > 0 {
+        breaks.push(LedgerBreak::SlotGaps {
+            campaign_id: c,
+            citizens: facts.citizens_with_slot_gaps,
         });
     }
     breaks

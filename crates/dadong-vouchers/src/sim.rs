@@ -15,6 +15,8 @@ pub struct SimVoucher {
     pub citizen_id: i64,
     pub kind_index: usize,
     pub key: String,
+    /// The citizen's count once this voucher was issued (1..n).
+    pub slot: i64,
     pub status: VoucherStatus,
     pub redeemed_by: Option<i64>,
 }
@@ -71,7 +73,9 @@ impl SimCampaign {
         };
         let mut holdings = Holdings::default();
         for v in &self.vouchers {
-            *holdings.held.entry(v.citizen_id).or_insert(0) += 1;
+            // As the store reads it: the citizen's highest slot.
+            let held = holdings.held.entry(v.citizen_id).or_insert(0);
+            *held = v.slot.max(*held);
             holdings.keys.insert((v.citizen_id, v.key.clone()), (v.id, v.kind_index as i64 + 1));
         }
         let d = decide_batch(&state, &holdings, requests, now_ms);
@@ -82,6 +86,7 @@ impl SimCampaign {
                 citizen_id: nv.citizen_id,
                 kind_index: (nv.kind_id - 1) as usize,
                 key: nv.idempotency_key.clone(),
+                slot: nv.slot,
                 status: VoucherStatus::Claimed,
                 redeemed_by: None,
             });
@@ -179,7 +184,7 @@ impl SimCampaign {
         let (seq, hash) = self.entries.last().map(|e| (e.seq, e.hash.clone())).unwrap_or((0, GENESIS_HASH.to_string()));
         walk.finish(seq, &hash);
         let mut sums = VoucherSums::default();
-        let mut held: HashMap<i64, i64> = HashMap::new();
+        let mut held: HashMap<i64, (i64, i64)> = HashMap::new();
         let mut per_kind = vec![0i64; self.spec.kinds.len()];
         for v in &self.vouchers {
             let d = self.discount(v.id);
@@ -190,7 +195,9 @@ impl SimCampaign {
                 VoucherStatus::Expired => sums.expired_fen += d,
             }
             sums.vouchers += 1;
-            *held.entry(v.citizen_id).or_insert(0) += 1;
+            let (count, top) = held.entry(v.citizen_id).or_insert((0, 0));
+            *count += 1;
+            *top = v.slot.max(*top);
             per_kind[v.kind_index] += 1;
         }
         let facts = CampaignFacts {
@@ -198,7 +205,8 @@ impl SimCampaign {
             budget_total_fen: self.spec.budget_fen,
             budget_remaining_fen: self.budget_remaining_fen,
             per_person_limit: self.spec.per_person_limit,
-            most_held_by_one_citizen: held.values().copied().max().unwrap_or(0),
+            most_held_by_one_citizen: held.values().map(|&(count, _)| count).max().unwrap_or(0),
+            citizens_with_slot_gaps: held.values().filter(|&&(count, top)| count != top).count() as i64,
             sums,
             kinds: self
                 .spec
