@@ -28,7 +28,7 @@ pub async fn escalate(store: &Store, now: Option<&str>) -> Result<()> {
         "escalated {} appeal(s) to their department head and {} to the responsible leader at {}",
         run.to_department_head,
         run.to_leader,
-        now.in_tz("Asia/Shanghai")
+        now.in_tz(dadong_domain::DISTRICT_TIME_ZONE)
             .map(|z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string())
             .unwrap_or_else(|_| now.to_string())
     );

@@ -290,7 +290,7 @@ pub async fn settle(store: &Store, day: Option<&str>) -> Result<()> {
     let day = match day {
         Some(d) => d.trim().to_string(),
         None => jiff::Zoned::now()
-            .with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai")?)
+            .with_time_zone(jiff::tz::TimeZone::get(dadong_domain::DISTRICT_TIME_ZONE)?)
             .date()
             .yesterday()?
             .to_string(),
@@ -332,7 +332,7 @@ pub async fn draw(store: &Store, campaign_id: i64) -> Result<()> {
 /// whose claim window opened in the period, subsidy paid and consumption driven by their
 /// spent vouchers, leverage, by season, category and merchant (amounts in yuan, two decimals).
 pub async fn report_part(store: &Store, through: dadong_domain::Period) -> Result<serde_json::Value> {
-    let tz = jiff::tz::TimeZone::get("Asia/Shanghai")?;
+    let tz = jiff::tz::TimeZone::get(dadong_domain::DISTRICT_TIME_ZONE)?;
     let first = jiff::civil::date(through.year(), 1, 1).to_zoned(tz.clone())?.timestamp().as_millisecond();
     let next = if through.month() == 12 {
         jiff::civil::date(through.year() + 1, 1, 1)

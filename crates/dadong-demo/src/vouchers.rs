@@ -103,7 +103,7 @@ const MERCHANTS_PER_CATEGORY: usize = 6;
 const PER_PERSON: i64 = 5;
 
 fn start_ms(d: (i16, i8, i8)) -> Result<i64> {
-    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").map_err(|e| StoreError::Config(e.to_string()))?;
+    let tz = jiff::tz::TimeZone::get(dadong_domain::DISTRICT_TIME_ZONE).map_err(|e| StoreError::Config(e.to_string()))?;
     jiff::civil::date(d.0, d.1, d.2)
         .at(10, 0, 0, 0)
         .to_zoned(tz)
@@ -114,7 +114,7 @@ fn start_ms(d: (i16, i8, i8)) -> Result<i64> {
 fn day_of(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .ok()
-        .and_then(|t| t.in_tz("Asia/Shanghai").ok())
+        .and_then(|t| t.in_tz(dadong_domain::DISTRICT_TIME_ZONE).ok())
         .map(|z| z.date().to_string())
         .unwrap_or_default()
 }

@@ -19,6 +19,10 @@ pub use calendar::WorkCalendar;
 /// `division_code,name_zh,name_en`.
 pub const SHENYANG_DISTRICTS_CSV: &str = include_str!("../data/shenyang-districts.csv");
 pub use ids::{CreditCode, ResidentId};
+
+/// The district's time zone: days (settlement, dispatch, a lottery's hour) and years are
+/// counted in it, whatever the server's own zone.
+pub const DISTRICT_TIME_ZONE: &str = "Asia/Shanghai";
 pub use money::Fen;
 pub use period::Period;
 pub use role::Role;

@@ -1085,7 +1085,7 @@ impl Store {
         let day = day.trim();
         let bad = || StoreError::invalid("day", "a date as YYYY-MM-DD");
         let date = jiff::civil::Date::strptime("%Y-%m-%d", day).map_err(|_| bad())?;
-        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").map_err(|e| StoreError::Config(format!("time zone: {e}")))?;
+        let tz = jiff::tz::TimeZone::get(dadong_domain::DISTRICT_TIME_ZONE).map_err(|e| StoreError::Config(format!("time zone: {e}")))?;
         let cutoff = date
             .tomorrow()
             .and_then(|next| next.to_zoned(tz))

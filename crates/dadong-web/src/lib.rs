@@ -420,7 +420,7 @@ pub fn client_addr(req: &Request) -> String {
 pub fn format_time(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| {
-            t.in_tz("Asia/Shanghai")
+            t.in_tz(dadong_domain::DISTRICT_TIME_ZONE)
                 .map(|z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string())
                 .unwrap_or_else(|_| t.to_string())
         })

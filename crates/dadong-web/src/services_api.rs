@@ -345,7 +345,7 @@ pub struct FiguresParams {
 #[utoipa::path(get, path = "/api/v1/services/figures", params(FiguresParams), responses((status = 200, body = Object), (status = 422, body = ErrorOut)))]
 pub async fn figures(State(state): State<AppState>, Signed(_p, _lang): Signed, ApiQuery(q): ApiQuery<FiguresParams>) -> ApiResult {
     let now = jiff::Timestamp::now();
-    let this_year = now.in_tz("Asia/Shanghai").map(|z| z.year()).unwrap_or(2026);
+    let this_year = now.in_tz(dadong_domain::DISTRICT_TIME_ZONE).map(|z| z.year()).unwrap_or(2026);
     let year = q.year.unwrap_or(this_year);
     if !(2000..=this_year).contains(&year) {
         return Err(invalid("year", format!("a year from 2000 to {this_year}")));
