@@ -19,10 +19,12 @@ pub use calendar::WorkCalendar;
 /// `division_code,name_zh,name_en`.
 pub const SHENYANG_DISTRICTS_CSV: &str = include_str!("../data/shenyang-districts.csv");
 pub use ids::{CreditCode, ResidentId};
-
-/// The district's time zone: days (settlement, dispatch, a lottery's hour) and years are
-/// counted in it, whatever the server's own zone.
-pub const DISTRICT_TIME_ZONE: &str = "Asia/Shanghai";
 pub use money::Fen;
 pub use period::Period;
 pub use role::Role;
+
+/// The district's time zone, by name, for jiff: settlement days, campaign opening hours,
+/// report years and the times the pages show are counted in it, whatever the server's own
+/// zone. (The services' and appeals' deadline arithmetic uses the fixed UTC+8 offset China
+/// has kept since 1991.)
+pub const DISTRICT_TIME_ZONE: &str = "Asia/Shanghai";
