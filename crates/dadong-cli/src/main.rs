@@ -232,8 +232,9 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Voucher claims on one hot campaign: the engine in-process, over HTTP on loopback, and
-    /// one transaction per claim as the baseline. Use a database of its own.
+    /// Voucher claims on one hot campaign: the engine in-process, over HTTP on loopback (and
+    /// the same connections' floor, `GET /api/v1/me`), and one transaction per claim as the
+    /// baseline. Use a database of its own.
     Vouchers {
         #[arg(long, default_value_t = 200_000)]
         engine_claims: usize,

@@ -3,7 +3,10 @@
 //! The bench runs, in one process and on one hot campaign, the claim engine in-process
 //! (every claim durable before its answer), the same claims over HTTP on loopback through
 //! the real server with 1,000 connections, and the baseline most systems use: one
-//! transaction per claim. It then counts over-issue from the raw rows.
+//! transaction per claim. It then counts over-issue from the raw rows. Beside the claims it
+//! measures their floor: the same connections asking for their own record, which goes
+//! through everything a claim does on the way in (HTTP, middleware, session) and nothing of
+//! the claim itself, so that a machine's claims read against what its server does at all.
 
 // Amounts in fen are written as yuan_fen (`300_00` is 300.00 yuan), which clippy reads as
 // inconsistent grouping.
@@ -129,43 +132,35 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
         let _ = stopped.await;
     }));
     let citizens = store.bench_citizen_sessions(o.connections, now).await?;
-    let per_connection = o.http_claims.div_ceil(o.connections.max(1));
-    let path: Arc<str> = format!("/api/v1/vouchers/campaigns/{}/claims", hot.id).into();
-    let t = Instant::now();
-    let mut tasks = Vec::new();
-    for (c, (_, token, csrf)) in citizens.into_iter().enumerate() {
-        let n = per_connection.min(o.http_claims.saturating_sub(c * per_connection));
-        let connection = Connection {
-            addr,
-            path: path.clone(),
-            cookie: format!("dadong_session={token}"),
-            csrf,
-        };
-        tasks.push(tokio::spawn(async move { connection.claims(kind, c, n).await }));
-    }
-    let mut latencies = Vec::with_capacity(o.http_claims);
-    let (mut granted, mut refused, mut failed) = (0, 0, 0);
-    for task in tasks {
-        let (l, g, r, f) = task.await??;
-        latencies.extend(l);
-        granted += g;
-        refused += r;
-        failed += f;
-    }
-    let http_s = t.elapsed().as_secs_f64();
+    let claims = Arc::new(Load::Claims {
+        path: format!("/api/v1/vouchers/campaigns/{}/claims", hot.id).into(),
+        kind,
+    });
+    let http = http_phase(addr, &citizens, &claims, o.http_claims).await?;
+    eprintln!(
+        "  HTTP, {} connections {:>6} claims in {:6.2} s = {:>10.0} claims/s, p99 {:.1} ms ({} granted, {} refused, {} failed)",
+        o.connections,
+        http.latencies.len(),
+        http.seconds,
+        http.rate(),
+        http.p99(),
+        http.granted,
+        http.refused,
+        http.failed
+    );
+    // 2b. The floor under the claims: the same connections asking for their own record, the
+    // cheapest request that still goes through the session lookup and the middleware.
+    let floor = http_phase(addr, &citizens, &Arc::new(Load::Me), o.http_claims).await?;
+    eprintln!(
+        "  HTTP floor, GET /api/v1/me {:>6} requests in {:6.2} s = {:>10.0} requests/s, p99 {:.1} ms ({} failed)",
+        floor.latencies.len(),
+        floor.seconds,
+        floor.rate(),
+        floor.p99(),
+        floor.failed
+    );
     let _ = stop.send(());
     let _ = server.await;
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    let p99 = latencies
-        .get((latencies.len() * 99 / 100).min(latencies.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(f64::NAN);
-    let http_rate = latencies.len() as f64 / http_s;
-    eprintln!(
-        "  HTTP, {} connections {:>6} claims in {http_s:6.2} s = {http_rate:>10.0} claims/s, p99 {p99:.1} ms ({granted} granted, {refused} refused, {failed} failed)",
-        o.connections,
-        latencies.len()
-    );
 
     // 3. The baseline: one transaction per claim, on a campaign of its own.
     let base = baseline_store
@@ -205,15 +200,18 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
             serde_json::json!({
                 "backend": store.backend().name(),
                 "engine_claims_per_s": engine_rate.round(),
-                "http_claims_per_s": http_rate.round(),
-                "http_p99_ms": (p99 * 10.0).round() / 10.0,
+                "http_claims_per_s": http.rate().round(),
+                "http_p99_ms": (http.p99() * 10.0).round() / 10.0,
+                "http_floor_per_s": floor.rate().round(),
+                "http_floor_p99_ms": (floor.p99() * 10.0).round() / 10.0,
+                "http_floor_failed": floor.failed,
                 "baseline_claims_per_s": base_rate.round(),
                 "baseline_backend": baseline_store.backend().name(),
                 "over_issued": over,
                 "engine_claims": o.engine_claims,
-                "http_claims": latencies.len(),
+                "http_claims": http.latencies.len(),
                 "http_connections": o.connections,
-                "http_failed": failed,
+                "http_failed": http.failed,
                 "baseline_claims": o.baseline_claims,
                 "stock": stock,
                 "issued": issued,
@@ -223,22 +221,83 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
     Ok(())
 }
 
-/// One load-generating connection of the HTTP phase: a signed-in citizen's keep-alive
-/// HTTP/1.1 connection that sends its claims one after another, like `wrk`. It is hyper's
+/// What the connections of an HTTP phase send.
+enum Load {
+    /// Claims on one kind, each with a key of its own.
+    Claims { path: Arc<str>, kind: i64 },
+    /// `GET /api/v1/me`: the signed-in user's own record.
+    Me,
+}
+
+/// One HTTP phase's answers: latencies in ms (sorted), counted by outcome.
+struct Phase {
+    seconds: f64,
+    latencies: Vec<f64>,
+    granted: usize,
+    refused: usize,
+    failed: usize,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.seconds
+    }
+
+    fn p99(&self) -> f64 {
+        let l = &self.latencies;
+        l.get((l.len() * 99 / 100).min(l.len().saturating_sub(1))).copied().unwrap_or(f64::NAN)
+    }
+}
+
+/// `total` requests of `load` over one keep-alive connection per signed-in citizen, all at once.
+async fn http_phase(addr: std::net::SocketAddr, citizens: &[(i64, String, String)], load: &Arc<Load>, total: usize) -> Result<Phase> {
+    let per_connection = total.div_ceil(citizens.len().max(1));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, (_, token, csrf)) in citizens.iter().enumerate() {
+        let n = per_connection.min(total.saturating_sub(c * per_connection));
+        let connection = Connection {
+            addr,
+            cookie: format!("dadong_session={token}"),
+            csrf: csrf.clone(),
+        };
+        let load = load.clone();
+        tasks.push(tokio::spawn(async move { connection.run(&load, c, n).await }));
+    }
+    let mut phase = Phase {
+        seconds: 0.0,
+        latencies: Vec::with_capacity(total),
+        granted: 0,
+        refused: 0,
+        failed: 0,
+    };
+    for task in tasks {
+        let (l, g, r, f) = task.await??;
+        phase.latencies.extend(l);
+        phase.granted += g;
+        phase.refused += r;
+        phase.failed += f;
+    }
+    phase.seconds = t.elapsed().as_secs_f64();
+    phase.latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok(phase)
+}
+
+/// One load-generating connection of an HTTP phase: a signed-in citizen's keep-alive
+/// HTTP/1.1 connection that sends its requests one after another, like `wrk`. It is hyper's
 /// bare connection rather than a pooled client, so that the two cores the bench shares with
 /// the server spend as little as they can on generating the load.
 struct Connection {
     addr: std::net::SocketAddr,
-    path: Arc<str>,
     cookie: String,
     csrf: String,
 }
 
-/// Latencies in ms, then granted, refused (409) and failed claims.
+/// Latencies in ms, then granted (any 2xx), refused (409) and failed requests.
 type ConnectionResult = (Vec<f64>, usize, usize, usize);
 
 impl Connection {
-    async fn claims(self, kind: i64, c: usize, n: usize) -> Result<ConnectionResult> {
+    async fn run(self, load: &Load, c: usize, n: usize) -> Result<ConnectionResult> {
         let stream = tokio::net::TcpStream::connect(self.addr).await?;
         stream.set_nodelay(true)?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
@@ -248,12 +307,18 @@ impl Connection {
         let (mut granted, mut refused, mut failed) = (0usize, 0usize, 0usize);
         for i in 0..n {
             let started = Instant::now();
-            let request = hyper::Request::post(&*self.path)
+            let request = hyper::Request::builder()
                 .header(hyper::header::HOST, &host)
                 .header(hyper::header::COOKIE, &self.cookie)
-                .header("x-csrf-token", &self.csrf)
-                .header(hyper::header::CONTENT_TYPE, "application/json")
-                .body(Full::new(Bytes::from(format!(r#"{{"kind_id": {kind}, "idempotency_key": "h{c}-{i}"}}"#))))?;
+                .header("x-csrf-token", &self.csrf);
+            let request = match load {
+                Load::Claims { path, kind } => request
+                    .method(hyper::Method::POST)
+                    .uri(&**path)
+                    .header(hyper::header::CONTENT_TYPE, "application/json")
+                    .body(Full::new(Bytes::from(format!(r#"{{"kind_id": {kind}, "idempotency_key": "h{c}-{i}"}}"#))))?,
+                Load::Me => request.uri("/api/v1/me").body(Full::new(Bytes::new()))?,
+            };
             let status = match sender.send_request(request).await {
                 // The whole body is read, as a client would, before the next request.
                 Ok(r) => {

@@ -320,12 +320,20 @@ async fn bench_vouchers_prints_its_figures_and_never_over_issues(backend: Backen
     assert!(out.status.success(), "bench: {}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let figures: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-    for key in ["engine_claims_per_s", "http_claims_per_s", "http_p99_ms", "baseline_claims_per_s"] {
+    for key in [
+        "engine_claims_per_s",
+        "http_claims_per_s",
+        "http_p99_ms",
+        "baseline_claims_per_s",
+        "http_floor_per_s",
+        "http_floor_p99_ms",
+    ] {
         assert!(figures[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {figures}");
     }
     assert_eq!(figures["over_issued"], 0, "{figures}");
     assert_eq!(figures["http_claims"], 1000, "{figures}");
     assert_eq!(figures["http_failed"], 0, "{figures}");
+    assert_eq!(figures["http_floor_failed"], 0, "{figures}");
     // Stock is nine tenths of the 4,000 claims and every claimant may take 100: it all goes.
     assert_eq!(figures["stock"], 3600, "{figures}");
     assert_eq!(figures["issued"], 3600, "{figures}");
