@@ -1563,15 +1563,20 @@ impl Store {
     // -----------------------------------------------------------------------------------------
     // Key enterprises: figures, plans, the board
 
+    /// Names a key enterprise; one removed before comes back with its figures and plans.
     pub async fn add_key_enterprise(&self, actor: &Actor, credit_code: &str) -> Result<()> {
         let code = CreditCode::parse(credit_code).map_err(|e| StoreError::invalid("credit_code", e.to_string()))?;
         let mut tx = self.begin_write().await?;
-        let n = sqlx::query("INSERT INTO key_enterprises (credit_code, added_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(code.as_str())
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "INSERT INTO key_enterprises (credit_code, added_at) VALUES ($1, $2)
+             ON CONFLICT (credit_code) DO UPDATE SET added_at = excluded.added_at, removed_at = NULL
+             WHERE key_enterprises.removed_at IS NOT NULL",
+        )
+        .bind(code.as_str())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if n == 1 {
             audit::append(
                 &mut tx,
@@ -1584,6 +1589,33 @@ impl Store {
             )
             .await?;
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes an enterprise off the key list: off the board and the plan and figure forms. What
+    /// it reported and its plans stay on record, and naming it again brings them back.
+    pub async fn remove_key_enterprise(&self, actor: &Actor, credit_code: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE key_enterprises SET removed_at = $1 WHERE credit_code = $2 AND removed_at IS NULL")
+            .bind(now_ms())
+            .bind(credit_code.trim())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("{} is not a key enterprise", credit_code.trim())));
+        }
+        audit::append(
+            &mut tx,
+            self.backend(),
+            actor,
+            "key_enterprise.remove",
+            &format!("enterprise:{}", credit_code.trim()),
+            None,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1622,7 +1654,7 @@ impl Store {
     }
 
     async fn require_key(&self, conn: &mut AnyConnection, credit_code: &str) -> Result<()> {
-        let key: Option<String> = sqlx::query_scalar("SELECT credit_code FROM key_enterprises WHERE credit_code = $1")
+        let key: Option<String> = sqlx::query_scalar("SELECT credit_code FROM key_enterprises WHERE credit_code = $1 AND removed_at IS NULL")
             .bind(credit_code)
             .fetch_optional(&mut *conn)
             .await?;
@@ -1694,7 +1726,7 @@ impl Store {
         let period = i64::from(today.year()) * 100 + i64::from(today.month());
         let rows = sqlx::query(
             "SELECT k.credit_code, e.name, (SELECT MAX(day) FROM daily_figures f WHERE f.credit_code = k.credit_code)
-             FROM key_enterprises k LEFT JOIN enterprises e ON e.credit_code = k.credit_code ORDER BY k.credit_code",
+             FROM key_enterprises k LEFT JOIN enterprises e ON e.credit_code = k.credit_code WHERE k.removed_at IS NULL ORDER BY k.credit_code",
         )
         .fetch_all(self.pool())
         .await?;

@@ -56,6 +56,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_voucher_lottery.sql"),
         postgres: include_str!("../migrations/postgres/0007_voucher_lottery.sql"),
     },
+    Migration {
+        version: 8,
+        name: "key_enterprise_removal",
+        sqlite: include_str!("../migrations/sqlite/0008_key_enterprise_removal.sql"),
+        postgres: include_str!("../migrations/postgres/0008_key_enterprise_removal.sql"),
+    },
 ];
 
 /// How many migrations this binary holds (numbers may have gaps: areas reserve theirs).

@@ -28,6 +28,7 @@ dadong_testkit::on_both_backends!(
     steps_that_arrive_together_are_written_together_and_a_refused_one_changes_nothing,
     an_unassigned_cadre_no_longer_sees_the_enterprise_and_the_removal_is_audited,
     a_done_dispatch_task_leaves_the_board_and_cannot_be_done_twice,
+    a_removed_key_enterprise_leaves_the_board_and_the_forms_and_comes_back_with_its_history,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -740,6 +741,50 @@ async fn an_unassigned_cadre_no_longer_sees_the_enterprise_and_the_removal_is_au
     let records = w.store.audit_records(100, None).await.unwrap();
     let removal = records.iter().find(|r| r.action == "service_assignment.remove").expect("audited");
     assert_eq!(removal.object, format!("user:{}", w.cadre.id));
+    assert!(w.store.verify_audit().await.unwrap().first_break.is_none());
+}
+
+async fn a_removed_key_enterprise_leaves_the_board_and_the_forms_and_comes_back_with_its_history(backend: Backend) {
+    let Some(w) = world(backend, "key enterprise removal").await else { return };
+    let op = operator();
+    let today = date(2026, 3, 10);
+    let march = Period::parse("2026-03").unwrap();
+    w.store.add_key_enterprise(&op, &w.a).await.unwrap();
+    w.store.add_key_enterprise(&op, &w.b).await.unwrap();
+    w.store.set_monthly_plan(&op, &w.a, march, Metric::Output, 3_100).await.unwrap();
+    let figure = |day| DailyFigure {
+        date: date(2026, 3, day),
+        values: vec![(Metric::Output, 100)],
+    };
+    w.store.report_daily_figures(&actor(&w.agent), &w.agent, &w.a, &figure(9), today).await.unwrap();
+    let keys = |b: &dadong_store::appeals::DispatchBoard| b.key_enterprises.iter().map(|l| l.credit_code.clone()).collect::<Vec<_>>();
+
+    w.store.remove_key_enterprise(&op, &w.a).await.expect("remove");
+    let board = w.store.dispatch_board(at(today, 15)).await.unwrap();
+    assert_eq!(keys(&board), vec![w.b.clone()], "off the board, the other one stays");
+    // Off the forms: neither figures nor plans are taken for it, and nothing is written.
+    let refused = w.store.report_daily_figures(&actor(&w.agent), &w.agent, &w.a, &figure(10), today).await;
+    assert_eq!(refused.unwrap_err().to_string(), format!("credit_code: {} is not a key enterprise", w.a));
+    assert!(w.store.set_monthly_plan(&op, &w.a, march, Metric::Orders, 1).await.is_err());
+    // Removing it twice, or one that never was, names what is missing.
+    let again = w.store.remove_key_enterprise(&op, &w.a).await;
+    assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+    let never = w.store.remove_key_enterprise(&op, &code(999)).await;
+    assert!(matches!(never, Err(StoreError::NotFound(_))), "{never:?}");
+    let records = w.store.audit_records(1000, None).await.unwrap();
+    let removals: Vec<_> = records.iter().filter(|r| r.action == "key_enterprise.remove").collect();
+    assert_eq!(removals.len(), 1, "one removal, audited once");
+    assert_eq!(removals[0].object, format!("enterprise:{}", w.a));
+
+    // Named again, it comes back with what it reported and its plan.
+    w.store.add_key_enterprise(&op, &w.a).await.unwrap();
+    let board = w.store.dispatch_board(at(today, 15)).await.unwrap();
+    assert_eq!(keys(&board), vec![w.a.clone(), w.b.clone()]);
+    let line = &board.key_enterprises[0];
+    assert_eq!(line.latest_day.as_deref(), Some("2026-03-09"), "the day 10 figure was not written");
+    assert_eq!((line.metrics[0].value, line.metrics[0].plan), (Some(100), Some(3100)));
+    let records = w.store.audit_records(1000, None).await.unwrap();
+    assert_eq!(records.iter().filter(|r| r.action == "key_enterprise.add").count(), 3, "b, a, and a again");
     assert!(w.store.verify_audit().await.unwrap().first_break.is_none());
 }
 

@@ -381,6 +381,16 @@ pub async fn add_key(State(state): State<AppState>, Signed(p, lang): Signed, req
     Ok(Redirect::to("/dispatch/key-enterprises").into_response())
 }
 
+pub async fn remove_key(State(state): State<AppState>, Signed(p, lang): Signed, req: Request) -> PageResult {
+    let f: KeyForm = read_form(req).await.map_err(bad_form(lang))?;
+    state
+        .store
+        .remove_key_enterprise(&actor_of(&p), f.credit_code.as_deref().unwrap_or(""))
+        .await
+        .map_err(store_error(lang))?;
+    Ok(Redirect::to("/dispatch/key-enterprises").into_response())
+}
+
 #[derive(Deserialize)]
 pub struct PlanForm {
     credit_code: Option<String>,

@@ -115,6 +115,14 @@ pub async fn add_key(State(state): State<AppState>, Signed(p, _): Signed, ApiJso
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Takes an enterprise off the key list; its figures and plans stay on record.
+#[utoipa::path(delete, path = "/api/v1/appeals/key-enterprises/{credit_code}", params(("credit_code" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorOut)))]
+pub async fn remove_key(State(state): State<AppState>, Signed(p, _): Signed, Path(credit_code): Path<String>) -> Result<StatusCode, ApiError> {
+    state.store.remove_key_enterprise(&actor_of(&p), &credit_code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct PlanIn {
     /// A key enterprise.
@@ -169,7 +177,7 @@ pub async fn complete_task(State(state): State<AppState>, Signed(p, _): Signed, 
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(rules, set_rule, assignments, assign, unassign, add_key, set_plan, create_task, complete_task),
+    paths(rules, set_rule, assignments, assign, unassign, add_key, remove_key, set_plan, create_task, complete_task),
     components(schemas(RuleIn, AssignIn, KeyIn, PlanIn, TaskIn))
 )]
 pub struct AppealsAdminDoc;

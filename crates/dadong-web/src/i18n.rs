@@ -592,6 +592,7 @@ pub const STRINGS: &[(&str, &str, &str)] = &[
     ("assignments.remove", "解除", "Remove"),
     ("key.credit_code", "统一社会信用代码", "Credit code"),
     ("key.add", "添加重点企业", "Add a key enterprise"),
+    ("key.remove", "移出", "Remove"),
     ("key.plan", "月度计划", "Monthly plan"),
     (
         "key.plan_help",

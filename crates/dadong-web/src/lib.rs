@@ -271,6 +271,12 @@ pub fn routes() -> Vec<RouteSpec> {
         r(M::POST, "/service/assignments/remove", ManageAssignments, post(appeals_admin::unassign)),
         r(M::GET, "/dispatch/key-enterprises", ManageKeyEnterprises, get(appeals_admin::key_enterprises)),
         r(M::POST, "/dispatch/key-enterprises", ManageKeyEnterprises, post(appeals_admin::add_key)),
+        r(
+            M::POST,
+            "/dispatch/key-enterprises/remove",
+            ManageKeyEnterprises,
+            post(appeals_admin::remove_key),
+        ),
         r(M::POST, "/dispatch/plans", ManageKeyEnterprises, post(appeals_admin::set_plan)),
         r(M::POST, "/dispatch/tasks", ManageDispatch, post(appeals_admin::create_task)),
         r(M::POST, "/dispatch/tasks/{id}/done", ManageDispatch, post(appeals_admin::complete_task)),
@@ -284,6 +290,12 @@ pub fn routes() -> Vec<RouteSpec> {
             "/api/v1/appeals/key-enterprises",
             ManageKeyEnterprises,
             post(appeals_admin_api::add_key),
+        ),
+        r(
+            M::DELETE,
+            "/api/v1/appeals/key-enterprises/{credit_code}",
+            ManageKeyEnterprises,
+            delete(appeals_admin_api::remove_key),
         ),
         r(
             M::POST,

@@ -396,6 +396,22 @@ async fn the_statistics_office_names_a_key_enterprise_and_sets_its_plan(backend:
     let (status, html) = page(&app, &analyst, "/dispatch/key-enterprises").await;
     assert_eq!(status, 200);
     assert!(html.contains(A) && html.contains(B) && html.contains("plan-form"));
+    // Taken off the list through the API and through the page's form: off the board, and the
+    // plan form refuses them; a second removal names what is missing.
+    let (status, body) = call(&app, &analyst, Method::DELETE, &format!("/api/v1/appeals/key-enterprises/{B}"), None).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = call(&app, &analyst, Method::DELETE, &format!("/api/v1/appeals/key-enterprises/{B}"), None).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = form(&app, &analyst, "/dispatch/key-enterprises/remove", &[("credit_code", A)]).await;
+    assert_eq!(status, 303);
+    let (_, board) = call(&app, &leader, Method::GET, "/api/v1/dispatch/board", None).await;
+    assert_eq!(board["key_enterprises"], json!([]), "{board}");
+    let plan = json!({"credit_code": B, "period": month, "metric": "orders", "value": "1"});
+    let (status, body) = call(&app, &analyst, Method::POST, "/api/v1/appeals/monthly-plans", Some(plan)).await;
+    assert_eq!(status, 422, "no longer a key enterprise: {body}");
+    let (status, html) = page(&app, &analyst, "/dispatch/key-enterprises").await;
+    assert_eq!(status, 200);
+    assert!(!html.contains(A) && !html.contains(B) && !html.contains("plan-form"), "{html}");
 }
 
 async fn a_clerk_is_refused_every_management_route(backend: Backend) {
@@ -420,6 +436,7 @@ async fn a_clerk_is_refused_every_management_route(backend: Backend) {
             None,
         ),
         (Method::POST, "/api/v1/appeals/key-enterprises".into(), Some(json!({"credit_code": A}))),
+        (Method::DELETE, format!("/api/v1/appeals/key-enterprises/{A}"), None),
         (
             Method::POST,
             "/api/v1/appeals/monthly-plans".into(),
@@ -444,6 +461,7 @@ async fn a_clerk_is_refused_every_management_route(backend: Backend) {
         "/service/assignments",
         "/service/assignments/remove",
         "/dispatch/key-enterprises",
+        "/dispatch/key-enterprises/remove",
         "/dispatch/plans",
         "/dispatch/tasks",
         "/dispatch/tasks/1/done",

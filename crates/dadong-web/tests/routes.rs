@@ -958,6 +958,14 @@ fn table(enterprise: &str, project: &str, application: i64) -> Vec<(Method, &'st
         ),
         (
             post.clone(),
+            "/dispatch/key-enterprises/remove",
+            "/dispatch/key-enterprises/remove",
+            Body::Form("credit_code=NOT-A-KEY"),
+            Expect::Page(KEY_MANAGERS, 404),
+            false,
+        ),
+        (
+            post.clone(),
             "/dispatch/plans",
             "/dispatch/plans",
             Body::Form("credit_code=x&period=2026-13&metric=output&value=1"),
@@ -1026,6 +1034,14 @@ fn table(enterprise: &str, project: &str, application: i64) -> Vec<(Method, &'st
             "/api/v1/appeals/key-enterprises",
             Body::Json(r#"{"credit_code":"NOT-A-CODE"}"#),
             Expect::Api(KEY_MANAGERS, 422),
+            false,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/appeals/key-enterprises/{credit_code}",
+            "/api/v1/appeals/key-enterprises/NOT-A-KEY",
+            Body::Json("{}"),
+            Expect::Api(KEY_MANAGERS, 404),
             false,
         ),
         (
