@@ -1604,7 +1604,7 @@ impl Store {
             .await?
             .rows_affected();
         if n == 0 {
-            return Err(StoreError::NotFound(format!("{} is not a key enterprise", credit_code.trim())));
+            return Err(StoreError::NotFound(format!("key enterprise {}", credit_code.trim())));
         }
         audit::append(
             &mut tx,

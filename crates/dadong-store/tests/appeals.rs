@@ -769,6 +769,7 @@ async fn a_removed_key_enterprise_leaves_the_board_and_the_forms_and_comes_back_
     // Removing it twice, or one that never was, names what is missing.
     let again = w.store.remove_key_enterprise(&op, &w.a).await;
     assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+    assert_eq!(again.unwrap_err().to_string(), format!("key enterprise {} not found", w.a));
     let never = w.store.remove_key_enterprise(&op, &code(999)).await;
     assert!(matches!(never, Err(StoreError::NotFound(_))), "{never:?}");
     let records = w.store.audit_records(1000, None).await.unwrap();
