@@ -3,7 +3,9 @@
 //! the rules; the department's clerk accepts and replies; the clock moves past the deadline
 //! with `dadong escalate --now` (the real binary, run as an operator would) and the appeal
 //! escalates to the department head and then to the responsible leader, who sees it on the
-//! dispatch board; the clerk resolves it; the agent confirms and rates it.
+//! dispatch board; the clerk resolves it; the agent confirms and rates it. And the
+//! statistics office's management page: an analyst names a key enterprise, plans its month and
+//! takes it off the list again, through the page's own forms.
 
 use dadong_appeals::{Category, RoutingRule};
 use dadong_store::appeals::{Duty, TargetKind};
@@ -213,4 +215,69 @@ async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
     browser.client.clone().close().await.expect("close the browser session");
 }
 
-on_both_backends!(an_appeal_lives_from_raised_to_rated_in_the_browser);
+async fn an_analyst_names_plans_and_removes_a_key_enterprise_in_the_browser(backend: Backend) {
+    let test = "an_analyst_names_plans_and_removes_a_key_enterprise_in_the_browser";
+    let Some(app) = TestApp::spawn(backend, test).await else { return };
+    people(&app.store).await;
+    let analyst = NewUser {
+        username: "analyst".into(),
+        display_name: "李统计".into(),
+        password: PASSWORD.into(),
+        role: "analyst".into(),
+        ..NewUser::default()
+    };
+    app.store.create_user(&Actor::Cli("browser-test".into()), analyst).await.unwrap();
+    let Some(browser) = Browser::start(test).await else { return };
+    let client = &browser.client;
+    let today = jiff::Timestamp::now().in_tz(dadong_domain::DISTRICT_TIME_ZONE).unwrap().date();
+
+    sign_in(client, &app, "analyst").await;
+    client.goto(&app.url("/dispatch/key-enterprises")).await.unwrap();
+    assert!(client.find(Locator::Css("#plan-form")).await.is_err(), "no plan form before a key enterprise");
+    client
+        .find(Locator::Css(r#"#key-form input[name="credit_code"]"#))
+        .await
+        .unwrap()
+        .send_keys(COMPANY)
+        .await
+        .unwrap();
+    click(client, "#key-form button").await;
+    // The plan form appears once there is a key enterprise to plan.
+    client.wait().for_element(Locator::Css("#plan-form")).await.expect("the plan form");
+    assert!(text(client, "#key-enterprises tbody").await.contains(COMPANY));
+
+    // This month's output plan, in yuan; the month is filled in.
+    client
+        .find(Locator::Css(r#"#plan-form input[name="value"]"#))
+        .await
+        .unwrap()
+        .send_keys("3100.50")
+        .await
+        .unwrap();
+    click(client, "#plan-form button").await;
+    client.wait().for_element(Locator::Css("#plan-form")).await.expect("back on the page");
+    let lines = app.store.key_figures(today).await.unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!((lines[0].credit_code.as_str(), lines[0].metrics[0].plan), (COMPANY, Some(310_050)));
+
+    // Its row's Remove button takes it off the list; the plan form goes with it.
+    click(client, "#key-enterprises tbody button").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#key-enterprises tbody:empty"))
+        .await
+        .expect("the list is empty");
+    assert!(client.find(Locator::Css("#plan-form")).await.is_err(), "no plan form without a key enterprise");
+    assert!(app.store.key_figures(today).await.unwrap().is_empty());
+    let actions: Vec<String> = app.store.audit_records(20, None).await.unwrap().into_iter().map(|r| r.action).collect();
+    for action in ["key_enterprise.add", "monthly_plan.set", "key_enterprise.remove"] {
+        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+    }
+    assert!(app.store.verify_audit().await.unwrap().first_break.is_none());
+    browser.client.clone().close().await.expect("close the browser session");
+}
+
+on_both_backends!(
+    an_appeal_lives_from_raised_to_rated_in_the_browser,
+    an_analyst_names_plans_and_removes_a_key_enterprise_in_the_browser,
+);
