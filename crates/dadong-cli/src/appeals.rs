@@ -89,14 +89,6 @@ pub struct BenchReport {
     pub lives_per_s: f64,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
-}
-
 /// A valid credit code for bench company `n` (organisation code 8xxxxxxxx).
 fn bench_code(n: u64) -> Result<String> {
     let body = format!("912101048{n:08}");
@@ -127,7 +119,7 @@ pub async fn bench(store: &Store, appeals: i64, lives: u64, workers: usize, json
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(f64::total_cmp);
-    let (board_p50_ms, board_p95_ms, board_max_ms) = (percentile(&times, 0.5), percentile(&times, 0.95), percentile(&times, 1.0));
+    let (board_p50_ms, board_p95_ms, board_max_ms) = (crate::percentile(&times, 0.5), crate::percentile(&times, 0.95), crate::percentile(&times, 1.0));
     eprintln!(
         "dispatch board on the demo district ({board_appeals} appeals): p50 {board_p50_ms:.2} ms, p95 {board_p95_ms:.2} ms, max {board_max_ms:.2} ms over {} reads",
         times.len()

@@ -14,6 +14,16 @@ use dadong_store::{Actor, NewUser, Store, StoreConfig};
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
 
+/// The nearest-rank percentile `p` (0.5, 0.95, 0.99, 1.0) of sorted figures, 0 when there are
+/// none: what every bench reports its latencies by.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
 /// mimalloc instead of the system allocator: under load the server and its database worker
 /// threads allocate on both cores at once, and glibc's malloc spent a fifth of the CPU of
 /// `dadong bench vouchers` in its own locking and free-list upkeep.

@@ -113,14 +113,6 @@ async fn prepare(store: &Store) -> Result<(i64, i64, i64)> {
     Ok((ids[0], ids[1], ids[2]))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((sorted.len() as f64) * p).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
 /// `dadong bench services`: with `stored` applications in the store (generated when fewer),
 /// bundle applications submitted and fanned out to their departments per second, and the
 /// market clerk's queue page p95 over HTTP on loopback.
@@ -224,8 +216,8 @@ pub async fn bench(store: &Store, stored: i64, count: usize, concurrency: usize,
     let _ = stop_tx.send(());
     let _ = server.await;
     latencies.sort_by(f64::total_cmp);
-    let p50 = percentile(&latencies, 0.5);
-    let p95 = percentile(&latencies, 0.95);
+    let p50 = crate::percentile(&latencies, 0.5);
+    let p95 = crate::percentile(&latencies, 0.95);
 
     eprintln!(
         "bench services on {}: {total} applications stored before the run\n  drafts with materials: {count} in {draft_s:.2} s ({:.0}/s, untimed preparation)\n  submitted and fanned out: {count} in {submit_s:.2} s = {per_s:.0}/s ({concurrency} concurrent applicants; submit + hall acceptance, each its own audited act, group-committed)\n  market clerk's queue page ({queue_rows} open steps in the department): p50 {p50:.1} ms, p95 {p95:.1} ms over {} requests",

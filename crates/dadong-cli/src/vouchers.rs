@@ -244,8 +244,7 @@ impl Phase {
     }
 
     fn p99(&self) -> f64 {
-        let l = &self.latencies;
-        l.get((l.len() * 99 / 100).min(l.len().saturating_sub(1))).copied().unwrap_or(f64::NAN)
+        crate::percentile(&self.latencies, 0.99)
     }
 }
 
