@@ -263,23 +263,24 @@ async fn http_phase(addr: std::net::SocketAddr, citizens: &[(i64, String, String
         let load = load.clone();
         tasks.push(tokio::spawn(async move { connection.run(&load, c, n).await }));
     }
-    let mut phase = Phase {
-        seconds: 0.0,
-        latencies: Vec::with_capacity(total),
-        granted: 0,
-        refused: 0,
-        failed: 0,
-    };
+    let mut latencies = Vec::with_capacity(total);
+    let (mut granted, mut refused, mut failed) = (0, 0, 0);
     for task in tasks {
         let (l, g, r, f) = task.await??;
-        phase.latencies.extend(l);
-        phase.granted += g;
-        phase.refused += r;
-        phase.failed += f;
+        latencies.extend(l);
+        granted += g;
+        refused += r;
+        failed += f;
     }
-    phase.seconds = t.elapsed().as_secs_f64();
-    phase.latencies.sort_by(|a, b| a.total_cmp(b));
-    Ok(phase)
+    let seconds = t.elapsed().as_secs_f64();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok(Phase {
+        seconds,
+        latencies,
+        granted,
+        refused,
+        failed,
+    })
 }
 
 /// One load-generating connection of an HTTP phase: a signed-in citizen's keep-alive

@@ -1596,22 +1596,23 @@ impl Store {
     /// Takes an enterprise off the key list: off the board and the plan and figure forms. What
     /// it reported and its plans stay on record, and naming it again brings them back.
     pub async fn remove_key_enterprise(&self, actor: &Actor, credit_code: &str) -> Result<()> {
+        let credit_code = credit_code.trim();
         let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE key_enterprises SET removed_at = $1 WHERE credit_code = $2 AND removed_at IS NULL")
             .bind(now_ms())
-            .bind(credit_code.trim())
+            .bind(credit_code)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         if n == 0 {
-            return Err(StoreError::NotFound(format!("key enterprise {}", credit_code.trim())));
+            return Err(StoreError::NotFound(format!("key enterprise {credit_code}")));
         }
         audit::append(
             &mut tx,
             self.backend(),
             actor,
             "key_enterprise.remove",
-            &format!("enterprise:{}", credit_code.trim()),
+            &format!("enterprise:{credit_code}"),
             None,
             None,
         )
