@@ -33,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use dadong_store::Store;
 use error::{ApiError, ErrorKind, PageError};
+use metrics::{Label, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use policy::Action;
 use std::net::SocketAddr;
@@ -74,8 +75,21 @@ impl Default for WebConfig {
     }
 }
 
+/// What every handler reads, behind one shared pointer: axum clones the state for each
+/// middleware and handler a request passes through, and one reference count to bump (rather
+/// than one per field) keeps that clone from costing each request a dozen contended atomic
+/// operations.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateParts>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateParts;
+    fn deref(&self) -> &AppStateParts {
+        &self.0
+    }
+}
+
+pub struct AppStateParts {
     pub store: Store,
     pub config: Arc<WebConfig>,
     pub started: Instant,
@@ -99,13 +113,13 @@ impl AppState {
             per_account: vouchers_api::Throttle::new(config.claims_per_account_max, config.claim_throttle_window_ms),
             per_address: vouchers_api::Throttle::new(config.claims_per_address_max, config.claim_throttle_window_ms),
         });
-        Self {
+        Self(Arc::new(AppStateParts {
             store,
             config: Arc::new(config),
             started: Instant::now(),
             metrics: metrics_handle(),
             vouchers,
-        }
+        }))
     }
 }
 
@@ -116,6 +130,15 @@ fn metrics_handle() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
+            // The recorder keeps every histogram sample until upkeep folds it in; without a
+            // periodic upkeep a server nobody scrapes would grow by each request it answers.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            });
             // Another recorder may be installed already (by an embedding program); then ours
             // only renders what it records, which is nothing, and the program's wins.
             let _ = metrics::set_global_recorder(recorder);
@@ -456,17 +479,65 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
 
 async fn record_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
-    let route = req
+    let method = method_label(req.method());
+    // The route's text is shared by both series' labels rather than copied into each.
+    let route: Arc<str> = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+        .map_or_else(|| Arc::from("unmatched"), |m| Arc::from(m.as_str()));
     let response = next.run(req).await;
-    let labels = [("method", method), ("route", route), ("status", response.status().as_u16().to_string())];
-    metrics::counter!("dadong_http_requests_total", &labels).increment(1);
-    metrics::histogram!("dadong_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    let labels = [
+        Label::new("method", method),
+        Label::new("route", route),
+        Label::new("status", status_label(response.status())),
+    ];
+    metrics::counter!("dadong_http_requests_total", labels.iter()).increment(1);
+    metrics::histogram!("dadong_http_request_duration_seconds", labels.iter()).record(start.elapsed().as_secs_f64());
     response
+}
+
+/// A method as a metric label, without an allocation for the methods this server answers.
+fn method_label(method: &Method) -> SharedString {
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => return SharedString::from(method.as_str().to_string()),
+    };
+    SharedString::const_str(name)
+}
+
+/// A status code as a metric label, without an allocation for the codes this server sends.
+fn status_label(status: axum::http::StatusCode) -> SharedString {
+    const CODES: [(u16, &str); 19] = [
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (302, "302"),
+        (303, "303"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (408, "408"),
+        (409, "409"),
+        (413, "413"),
+        (415, "415"),
+        (422, "422"),
+        (429, "429"),
+        (500, "500"),
+        (503, "503"),
+    ];
+    match CODES.iter().find(|(c, _)| *c == status.as_u16()) {
+        Some((_, text)) => SharedString::const_str(text),
+        None => SharedString::from(status.as_u16().to_string()),
+    }
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {
