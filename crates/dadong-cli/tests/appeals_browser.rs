@@ -5,7 +5,9 @@
 //! escalates to the department head and then to the responsible leader, who sees it on the
 //! dispatch board; the clerk resolves it; the agent confirms and rates it. And the
 //! statistics office's management page: an analyst names a key enterprise, plans its month and
-//! takes it off the list again, through the page's own forms.
+//! takes it off the list again, through the page's own forms. And the administrator's: a
+//! category routed to a department through the rules page (a department that does not exist
+//! refused), a cadre assigned to an enterprise and taken off it through the assignments page.
 
 use dadong_appeals::{Category, RoutingRule};
 use dadong_store::appeals::{Duty, TargetKind};
@@ -277,7 +279,113 @@ async fn an_analyst_names_plans_and_removes_a_key_enterprise_in_the_browser(back
     browser.client.clone().close().await.expect("close the browser session");
 }
 
+/// Types `value` into the form field `css` in place of what it holds.
+async fn fill(client: &Client, css: &str, value: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+async fn an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser(backend: Backend) {
+    let test = "an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser";
+    let Some(app) = TestApp::spawn(backend, test).await else { return };
+    people(&app.store).await;
+    let op = Actor::Cli("browser-test".into());
+    let mk = |username: &str, name: &str, role: &str| NewUser {
+        username: username.into(),
+        display_name: name.into(),
+        password: PASSWORD.into(),
+        role: role.into(),
+        ..NewUser::default()
+    };
+    let admin = app.store.create_user(&op, mk("admin", "管理员", "admin")).await.unwrap();
+    let cadre = app.store.create_user(&op, mk("cadre", "陈服务", "cadre")).await.unwrap();
+    let Some(browser) = Browser::start(test).await else { return };
+    let client = &browser.client;
+    sign_in(client, &app, "admin").await;
+
+    // The rules page: funding has no rule of its own until the form gives it one.
+    client.goto(&app.url("/admin/appeal-rules")).await.unwrap();
+    let funding_row = Locator::XPath(r#"//table[@id="rules"]//tr[td[contains(., "funding")]]"#);
+    assert!(!client.find(funding_row).await.unwrap().text().await.unwrap().contains("hrss"));
+    client
+        .find(Locator::Css(r#"#rule-form select[name="category"]"#))
+        .await
+        .unwrap()
+        .select_by_value("funding")
+        .await
+        .unwrap();
+    // A department that does not exist is refused with its name, and nothing changes.
+    fill(client, r#"#rule-form input[name="department"]"#, "nosuch").await;
+    click(client, "#rule-form button").await;
+    let refusal = text(client, "[data-error-code]").await;
+    assert!(refusal.contains("nosuch"), "the refusal names the department: {refusal}");
+    assert!(app.store.routing_table().await.unwrap().rules().all(|r| r.category != Category::Funding));
+    client.goto(&app.url("/admin/appeal-rules")).await.unwrap();
+    client
+        .find(Locator::Css(r#"#rule-form select[name="category"]"#))
+        .await
+        .unwrap()
+        .select_by_value("funding")
+        .await
+        .unwrap();
+    fill(client, r#"#rule-form input[name="department"]"#, "hrss").await;
+    fill(client, r#"#rule-form input[name="reply_days"]"#, "5").await;
+    fill(client, r#"#rule-form input[name="resolve_days"]"#, "20").await;
+    click(client, "#rule-form button").await;
+    client.wait().for_element(Locator::Css("#rule-form")).await.expect("back on the rules page");
+    let row = client.find(funding_row).await.unwrap().text().await.unwrap();
+    assert!(row.contains("hrss") && row.contains('5') && row.contains("20"), "the funding row: {row}");
+    let table = app.store.routing_table().await.unwrap();
+    let rule = table.rules().find(|r| r.category == Category::Funding).expect("a funding rule");
+    assert_eq!((rule.department.as_str(), rule.reply_days, rule.resolve_days), ("hrss", 5, 20));
+
+    // The assignments page: the cadre is put on the enterprise beside its leader, then taken off.
+    client.goto(&app.url("/service/assignments")).await.unwrap();
+    fill(client, r#"#assign-form input[name="target"]"#, COMPANY).await;
+    client
+        .find(Locator::Css(r#"#assign-form select[name="user_id"]"#))
+        .await
+        .unwrap()
+        .select_by_value(&cadre.id.to_string())
+        .await
+        .unwrap();
+    click(client, "#assign-form button").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#assign-form"))
+        .await
+        .expect("back on the assignments page");
+    let cadre_row = Locator::XPath(r#"//table[@id="assignments"]//tr[td[contains(., "陈服务")]]"#);
+    assert!(client.find(cadre_row).await.unwrap().text().await.unwrap().contains(COMPANY));
+    let held = |list: &[dadong_store::appeals::Assignment]| list.iter().any(|a| a.user_id == cadre.id && a.target == COMPANY && a.duty == Duty::Cadre);
+    assert!(held(&app.store.assignments(&admin).await.unwrap()));
+    client
+        .find(Locator::XPath(r#"//table[@id="assignments"]//tr[td[contains(., "陈服务")]]//button"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#assign-form"))
+        .await
+        .expect("back on the assignments page");
+    assert!(client.find(cadre_row).await.is_err(), "the cadre's row is gone");
+    assert!(text(client, "#assignments tbody").await.contains("王明远"), "the leader's assignment stays");
+    assert!(!held(&app.store.assignments(&admin).await.unwrap()));
+
+    let actions: Vec<String> = app.store.audit_records(20, None).await.unwrap().into_iter().map(|r| r.action).collect();
+    for action in ["appeal_rule.set", "service_assignment.create", "service_assignment.remove"] {
+        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+    }
+    assert!(app.store.verify_audit().await.unwrap().first_break.is_none());
+    browser.client.clone().close().await.expect("close the browser session");
+}
+
 on_both_backends!(
     an_appeal_lives_from_raised_to_rated_in_the_browser,
     an_analyst_names_plans_and_removes_a_key_enterprise_in_the_browser,
+    an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser,
 );
