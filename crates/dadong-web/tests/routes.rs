@@ -1692,8 +1692,16 @@ async fn the_openapi_document_lists_every_api_route(backend: Backend) {
             spec.path
         );
     }
+    // Every answered request is counted under its method, matched route and status.
+    assert_eq!(client().get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(client().delete(app.url("/api/v1/no-such-thing")).send().await.unwrap().status(), 404);
     let metrics = client().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("dadong_http_requests_total"), "{metrics}");
+    for series in [
+        r#"dadong_http_requests_total{method="GET",route="/healthz",status="200"}"#,
+        r#"dadong_http_requests_total{method="DELETE",route="unmatched",status="404"}"#,
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
     let due: Value = client()
         .get(app.url("/api/v1/calendar/working-days?from=2022-09-30&days=1"))
         .send()
