@@ -74,6 +74,19 @@ async fn click(client: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
+/// Picks the option `value` of the select `css`.
+async fn choose(client: &Client, css: &str, value: &str) {
+    let select = client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    select.select_by_value(value).await.unwrap_or_else(|e| panic!("{css} = {value}: {e}"));
+}
+
+/// Types `value` into the form field `css` in place of what it holds.
+async fn fill(client: &Client, css: &str, value: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
 async fn text(client: &Client, css: &str) -> String {
     client
         .wait()
@@ -119,7 +132,7 @@ async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
     // The enterprise raises it; the labour rule routes it at once.
     sign_in(client, &app, "agent").await;
     client.goto(&app.url("/appeals")).await.unwrap();
-    client.find(Locator::Css("#category")).await.unwrap().select_by_value("labour").await.unwrap();
+    choose(client, "#category", "labour").await;
     client
         .find(Locator::Css("#title"))
         .await
@@ -199,7 +212,7 @@ async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
     // The enterprise confirms and rates it.
     sign_in(client, &app, "agent").await;
     client.goto(&app.url(&appeal_path)).await.unwrap();
-    client.find(Locator::Css("#score")).await.unwrap().select_by_value("4").await.unwrap();
+    choose(client, "#score", "4").await;
     click(client, "#confirm").await;
     wait_status(client, "closed").await;
     assert_eq!(text(client, "#satisfaction").await, "4 / 5");
@@ -279,13 +292,6 @@ async fn an_analyst_names_plans_and_removes_a_key_enterprise_in_the_browser(back
     browser.client.clone().close().await.expect("close the browser session");
 }
 
-/// Types `value` into the form field `css` in place of what it holds.
-async fn fill(client: &Client, css: &str, value: &str) {
-    let field = client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-    field.clear().await.unwrap();
-    field.send_keys(value).await.unwrap();
-}
-
 async fn an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser(backend: Backend) {
     let test = "an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser";
     let Some(app) = TestApp::spawn(backend, test).await else { return };
@@ -308,13 +314,7 @@ async fn an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser(b
     client.goto(&app.url("/admin/appeal-rules")).await.unwrap();
     let funding_row = Locator::XPath(r#"//table[@id="rules"]//tr[td[contains(., "funding")]]"#);
     assert!(!client.find(funding_row).await.unwrap().text().await.unwrap().contains("hrss"));
-    client
-        .find(Locator::Css(r#"#rule-form select[name="category"]"#))
-        .await
-        .unwrap()
-        .select_by_value("funding")
-        .await
-        .unwrap();
+    choose(client, r#"#rule-form select[name="category"]"#, "funding").await;
     // A department that does not exist is refused with its name, and nothing changes.
     fill(client, r#"#rule-form input[name="department"]"#, "nosuch").await;
     click(client, "#rule-form button").await;
@@ -322,13 +322,7 @@ async fn an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser(b
     assert!(refusal.contains("nosuch"), "the refusal names the department: {refusal}");
     assert!(app.store.routing_table().await.unwrap().rules().all(|r| r.category != Category::Funding));
     client.goto(&app.url("/admin/appeal-rules")).await.unwrap();
-    client
-        .find(Locator::Css(r#"#rule-form select[name="category"]"#))
-        .await
-        .unwrap()
-        .select_by_value("funding")
-        .await
-        .unwrap();
+    choose(client, r#"#rule-form select[name="category"]"#, "funding").await;
     fill(client, r#"#rule-form input[name="department"]"#, "hrss").await;
     fill(client, r#"#rule-form input[name="reply_days"]"#, "5").await;
     fill(client, r#"#rule-form input[name="resolve_days"]"#, "20").await;
@@ -343,13 +337,7 @@ async fn an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser(b
     // The assignments page: the cadre is put on the enterprise beside its leader, then taken off.
     client.goto(&app.url("/service/assignments")).await.unwrap();
     fill(client, r#"#assign-form input[name="target"]"#, COMPANY).await;
-    client
-        .find(Locator::Css(r#"#assign-form select[name="user_id"]"#))
-        .await
-        .unwrap()
-        .select_by_value(&cadre.id.to_string())
-        .await
-        .unwrap();
+    choose(client, r#"#assign-form select[name="user_id"]"#, &cadre.id.to_string()).await;
     click(client, "#assign-form button").await;
     client
         .wait()
