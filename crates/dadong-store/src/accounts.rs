@@ -406,13 +406,17 @@ impl Store {
         Ok(())
     }
 
-    /// The credit codes of the enterprises a cadre is assigned to.
+    /// The credit codes of the enterprises a cadre is assigned to: those given directly
+    /// ([`Store::assign_company`]) and those of the cadre's service assignments
+    /// ([`Store::assign`]). Each source keeps its own rows, so ending one leaves the other.
     pub async fn assigned_companies(&self, user_id: i64) -> Result<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT company_code FROM user_assignments WHERE user_id = $1 ORDER BY company_code")
-                .bind(user_id)
-                .fetch_all(self.pool())
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT company_code FROM user_assignments WHERE user_id = $1 \
+             UNION SELECT target FROM service_assignments WHERE user_id = $1 AND kind = 'enterprise' AND duty = 'cadre' \
+             ORDER BY 1",
         )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?)
     }
 }

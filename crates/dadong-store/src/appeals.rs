@@ -670,13 +670,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-        if kind == TargetKind::Enterprise && duty == Duty::Cadre {
-            sqlx::query("INSERT INTO user_assignments (user_id, company_code) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(user_id)
-                .bind(&target)
-                .execute(&mut *tx)
-                .await?;
-        }
         if inserted == 1 {
             let after = json!({"kind": kind.code(), "target": target, "user_id": user_id, "duty": duty.code()});
             audit::append(
@@ -1925,9 +1918,10 @@ impl Store {
     // -----------------------------------------------------------------------------------------
     // Management added with the admin pages: removing an assignment, closing a dispatch task.
 
-    /// Ends `user_id`'s assignment to an enterprise or project. A cadre's enterprise also
-    /// leaves its sign-in scope, which [`Store::assign`] had widened, so that the cadre stops
-    /// seeing that enterprise's appeals. An assignment that does not exist is "not found".
+    /// Ends `user_id`'s assignment to an enterprise or project. A cadre's enterprise leaves
+    /// its sign-in scope with it (see [`Store::assigned_companies`]), unless the cadre was also
+    /// given the enterprise directly with [`Store::assign_company`]. An assignment that does
+    /// not exist is "not found".
     pub async fn unassign(&self, actor: &Actor, kind: TargetKind, target: &str, user_id: i64) -> Result<()> {
         let target = target.trim();
         let mut tx = self.begin_write().await?;
@@ -1946,13 +1940,6 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        if kind == TargetKind::Enterprise && duty == Duty::Cadre.code() {
-            sqlx::query("DELETE FROM user_assignments WHERE user_id = $1 AND company_code = $2")
-                .bind(user_id)
-                .bind(target)
-                .execute(&mut *tx)
-                .await?;
-        }
         let before = json!({"kind": kind.code(), "target": target, "user_id": user_id, "duty": duty});
         audit::append(
             &mut tx,

@@ -76,12 +76,11 @@ fn ms(t: Timestamp) -> i64 {
 }
 
 impl Store {
-    /// Stores many assignments at once (cadres' enterprises also widen their sign-in scope).
+    /// Stores many assignments at once (a cadre's enterprises are in its sign-in scope by them).
     pub async fn load_assignments(&self, actor: &Actor, rows: &[(TargetKind, String, i64, Duty)]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let now = now_ms();
         let mut a = Vec::new();
-        let mut scope = Vec::new();
         for (kind, target, user, duty) in rows {
             a.push(vec![
                 Value::Text(kind.code().into()),
@@ -90,9 +89,6 @@ impl Store {
                 Value::Text(duty.code().into()),
                 Value::Int(now),
             ]);
-            if *kind == TargetKind::Enterprise && *duty == Duty::Cadre {
-                scope.push(vec![Value::Int(*user), Value::Text(target.clone())]);
-            }
         }
         insert_rows(
             &mut tx,
@@ -102,17 +98,6 @@ impl Store {
             a,
         )
         .await?;
-        // The sign-in scope may hold some already (assigned by `assign_company`).
-        for chunk in scope {
-            let (Value::Int(user), Value::Text(code)) = (&chunk[0], &chunk[1]) else {
-                continue;
-            };
-            sqlx::query("INSERT INTO user_assignments (user_id, company_code) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(*user)
-                .bind(code.clone())
-                .execute(&mut *tx)
-                .await?;
-        }
         audit::append(
             &mut tx,
             self.backend(),

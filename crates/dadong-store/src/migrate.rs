@@ -62,6 +62,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_key_enterprise_removal.sql"),
         postgres: include_str!("../migrations/postgres/0008_key_enterprise_removal.sql"),
     },
+    Migration {
+        version: 9,
+        name: "assignment_scope",
+        sqlite: include_str!("../migrations/sqlite/0009_assignment_scope.sql"),
+        postgres: include_str!("../migrations/postgres/0009_assignment_scope.sql"),
+    },
 ];
 
 /// How many migrations this binary holds (numbers may have gaps: areas reserve theirs).

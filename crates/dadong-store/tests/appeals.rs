@@ -734,9 +734,27 @@ async fn an_unassigned_cadre_no_longer_sees_the_enterprise_and_the_removal_is_au
     assert!(w.store.appeal(&w.cadre, id, now).await.unwrap().is_some());
     let missing = w.store.unassign(&operator(), TargetKind::Enterprise, &w.b, w.cadre.id).await;
     assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert!(w.store.assigned_companies(w.cadre.id).await.unwrap().contains(&w.a), "in the sign-in scope");
     w.store.unassign(&operator(), TargetKind::Enterprise, &w.a, w.cadre.id).await.expect("unassign");
     assert!(w.store.appeal(&w.cadre, id, now).await.unwrap().is_none(), "the cadre's reach shrank");
     assert!(w.store.assignments(&w.cadre).await.unwrap().is_empty());
+    assert!(
+        !w.store.assigned_companies(w.cadre.id).await.unwrap().contains(&w.a),
+        "out of the sign-in scope"
+    );
+    // An enterprise given to the cadre directly stays in scope when a service assignment to
+    // it ends: each source keeps its own rows.
+    w.store.assign_company(&operator(), w.cadre.id, &w.a).await.unwrap();
+    w.store
+        .assign(&operator(), TargetKind::Enterprise, &w.a, w.cadre.id, Duty::Cadre)
+        .await
+        .unwrap();
+    w.store.unassign(&operator(), TargetKind::Enterprise, &w.a, w.cadre.id).await.unwrap();
+    assert_eq!(
+        w.store.assigned_companies(w.cadre.id).await.unwrap(),
+        std::slice::from_ref(&w.a),
+        "the direct grant stays"
+    );
     assert_eq!(w.store.assignments(&w.leader).await.unwrap().len(), 2, "the other assignments stay");
     let records = w.store.audit_records(100, None).await.unwrap();
     let removal = records.iter().find(|r| r.action == "service_assignment.remove").expect("audited");
