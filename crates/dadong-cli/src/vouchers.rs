@@ -7,6 +7,8 @@
 //! measures their floor: the same connections asking for their own record, which goes
 //! through everything a claim does on the way in (HTTP, middleware, session) and nothing of
 //! the claim itself, so that a machine's claims read against what its server does at all.
+//! Last it runs the engine once more with each claim of a batch from another citizen, the
+//! way a flash sale's claims come, where the first engine phase's citizens claim in runs.
 
 // Amounts in fen are written as yuan_fen (`300_00` is 300.00 yuan), which clippy reads as
 // inconsistent grouping.
@@ -84,32 +86,7 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
 
     // 1. The engine in-process: claims from 100-claim citizens, many in flight at once.
     let engine = ClaimEngine::start(store.clone(), EngineConfig::default());
-    let t = Instant::now();
-    let results: Vec<Result<ClaimAnswer, dadong_store::StoreError>> = futures::stream::iter(0..o.engine_claims)
-        .map(|i| {
-            let engine = engine.clone();
-            async move {
-                engine
-                    .claim(PendingClaim {
-                        campaign_id: hot.id,
-                        request: ClaimRequest {
-                            citizen_id: 1_000_000_000 + (i / 100) as i64,
-                            kind_id: kind,
-                            idempotency_key: format!("e{i}"),
-                        },
-                        device: String::new(),
-                    })
-                    .await
-            }
-        })
-        .buffer_unordered(20_000)
-        .collect()
-        .await;
-    let engine_s = t.elapsed().as_secs_f64();
-    let engine_granted = results.iter().filter(|r| matches!(r, Ok(ClaimAnswer::Granted { .. }))).count();
-    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
-        bail!("the engine failed a claim: {e}");
-    }
+    let (engine_s, engine_granted) = engine_phase(&engine, hot.id, kind, o.engine_claims, "e", |i| 1_000_000_000 + (i / 100) as i64).await?;
     let engine_rate = o.engine_claims as f64 / engine_s;
     eprintln!(
         "  engine in-process   {:>8} claims in {engine_s:6.2} s = {engine_rate:>10.0} claims/s ({engine_granted} granted; durable before acknowledged)",
@@ -162,6 +139,23 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
     let _ = stop.send(());
     let _ = server.await;
 
+    // 2c. The engine again, with each claim of a batch from a different citizen, as in a
+    // flash sale, where phase 1's citizens claim 100 times in a row: every claim then writes
+    // its own index pages. A campaign of its own, so that the hot one's stock is untouched.
+    let spread = store
+        .create_campaign(&actor, &campaign(format!("bench-spread-{tag}"), o.engine_claims as i64, now), now)
+        .await?;
+    let citizens_spread = (o.engine_claims / 100).max(1);
+    let (spread_s, spread_granted) = engine_phase(&engine, spread.id, spread.kinds[0].id, o.engine_claims, "s", |i| {
+        1_500_000_000 + (i % citizens_spread) as i64
+    })
+    .await?;
+    let spread_rate = o.engine_claims as f64 / spread_s;
+    eprintln!(
+        "  engine, spread      {:>8} claims in {spread_s:6.2} s = {spread_rate:>10.0} claims/s ({spread_granted} granted; each batch's claims from {citizens_spread} citizens in turn)",
+        o.engine_claims
+    );
+
     // 3. The baseline: one transaction per claim, on a campaign of its own.
     let base = baseline_store
         .create_campaign(&actor, &campaign(format!("bench-baseline-{tag}"), o.baseline_claims as i64 * 2, now), now)
@@ -200,6 +194,7 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
             serde_json::json!({
                 "backend": store.backend().name(),
                 "engine_claims_per_s": engine_rate.round(),
+                "engine_spread_claims_per_s": spread_rate.round(),
                 "http_claims_per_s": http.rate().round(),
                 "http_p99_ms": (http.p99() * 10.0).round() / 10.0,
                 "http_floor_per_s": floor.rate().round(),
@@ -219,6 +214,34 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
         );
     }
     Ok(())
+}
+
+/// `n` claims on one kind through the engine, 20,000 in flight at once, the i-th from
+/// `citizen(i)` with the key `{prefix}{i}`: the seconds taken and the claims granted.
+async fn engine_phase(engine: &ClaimEngine, campaign_id: i64, kind_id: i64, n: usize, prefix: &str, citizen: impl Fn(usize) -> i64) -> Result<(f64, usize)> {
+    let t = Instant::now();
+    let results: Vec<Result<ClaimAnswer, dadong_store::StoreError>> = futures::stream::iter(0..n)
+        .map(|i| {
+            let claim = PendingClaim {
+                campaign_id,
+                request: ClaimRequest {
+                    citizen_id: citizen(i),
+                    kind_id,
+                    idempotency_key: format!("{prefix}{i}"),
+                },
+                device: String::new(),
+            };
+            async move { engine.claim(claim).await }
+        })
+        .buffer_unordered(20_000)
+        .collect()
+        .await;
+    let seconds = t.elapsed().as_secs_f64();
+    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+        bail!("the engine failed a claim: {e}");
+    }
+    let granted = results.iter().filter(|r| matches!(r, Ok(ClaimAnswer::Granted { .. }))).count();
+    Ok((seconds, granted))
 }
 
 /// What the connections of an HTTP phase send.

@@ -322,6 +322,7 @@ async fn bench_vouchers_prints_its_figures_and_never_over_issues(backend: Backen
     let figures: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     for key in [
         "engine_claims_per_s",
+        "engine_spread_claims_per_s",
         "http_claims_per_s",
         "http_p99_ms",
         "baseline_claims_per_s",

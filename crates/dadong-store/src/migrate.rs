@@ -68,6 +68,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_assignment_scope.sql"),
         postgres: include_str!("../migrations/postgres/0009_assignment_scope.sql"),
     },
+    Migration {
+        version: 10,
+        name: "voucher_citizen_index",
+        sqlite: include_str!("../migrations/sqlite/0010_voucher_citizen_index.sql"),
+        postgres: include_str!("../migrations/postgres/0010_voucher_citizen_index.sql"),
+    },
 ];
 
 /// How many migrations this binary holds (numbers may have gaps: areas reserve theirs).

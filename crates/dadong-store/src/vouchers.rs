@@ -9,7 +9,7 @@
 //! it. Claims and redemptions are recorded in the ledger; the administrative acts around
 //! them (campaigns, merchants, settlements) in the audit chain.
 
-use crate::{Backend, PerBackend, Result, Store, StoreError, audit, ids_from_json, json_rows};
+use crate::{Backend, PerBackend, Result, Store, StoreError, audit, fetch_json_rows, ids_from_json, json_array_of, json_rows};
 use dadong_domain::CreditCode;
 use dadong_vouchers::claim::{CampaignState, ClaimOutcome, ClaimRefusal, ClaimRequest, Holdings, KindState, NewVoucher, decide_batch};
 use dadong_vouchers::ledger::{CampaignFacts, ChainWalker, Entry, EntryKind, GENESIS_HASH, KindFacts, LedgerBreak, VoucherSums, next_entry, reconcile};
@@ -325,8 +325,19 @@ pub(crate) async fn issue_vouchers(
     let insert = INSERT.get(backend, |b| {
         format!(
             "INSERT INTO vouchers (campaign_id, status, claimed_at, kind_id, citizen_id, slot, idem_key, discount_fen, device) \
-             SELECT $1, 'claimed', $2, t.k, t.c, t.s, t.key, t.d, t.dev FROM {} RETURNING id, citizen_id, slot",
+             SELECT $1, 'claimed', $2, t.k, t.c, t.s, t.key, t.d, t.dev FROM {}",
             json_rows(b, 3, VOUCHER_ROW_COLUMNS)
+        )
+    });
+    // The new ids, read back by the (campaign, citizen, slot) key as one grouped row rather
+    // than through RETURNING, whose rows would cross one by one.
+    static IDS: PerBackend = PerBackend::new();
+    let ids_sql = IDS.get(backend, |b| {
+        format!(
+            "SELECT {} FROM (SELECT v.citizen_id AS c, v.slot AS s, v.id AS id FROM {} CROSS JOIN vouchers v \
+             WHERE v.campaign_id = $1 AND v.citizen_id = t.c AND v.slot = t.s) x",
+            json_array_of(b, "x.c, x.s, x.id"),
+            json_rows(b, 2, &[("c", "bigint"), ("s", "bigint")])
         )
     });
     for (chunk_no, chunk) in issue.vouchers.chunks(10_000).enumerate() {
@@ -343,14 +354,14 @@ pub(crate) async fn issue_vouchers(
             })
             .collect();
         let payload = serde_json::to_string(&rows).map_err(|e| StoreError::Config(format!("voucher rows: {e}")))?;
-        let mut rows = sqlx::query(AssertSqlSafe(insert))
+        sqlx::query(AssertSqlSafe(insert))
             .bind(campaign_id)
             .bind(now_ms)
-            .bind(payload)
-            .fetch(&mut *conn);
-        while let Some(r) = rows.try_next().await? {
-            ids.insert((r.try_get(1)?, r.try_get(2)?), r.try_get(0)?);
-        }
+            .bind(&payload)
+            .execute(&mut *conn)
+            .await?;
+        let issued: Vec<(i64, i64, i64)> = fetch_json_rows(sqlx::query(AssertSqlSafe(ids_sql)).bind(campaign_id).bind(payload), conn).await?;
+        ids.extend(issued.into_iter().map(|(c, s, id)| ((c, s), id)));
     }
     for &(kind_id, n, _) in issue.taken {
         // The condition is a second guard: the decision already kept the stock whole.
@@ -611,7 +622,8 @@ impl Store {
         static HELD_SQL: PerBackend = PerBackend::new();
         let held_sql = HELD_SQL.get(self.backend(), |b| {
             format!(
-                "SELECT t.c, (SELECT MAX(v.slot) FROM vouchers v WHERE v.campaign_id = $1 AND v.citizen_id = t.c) FROM {}",
+                "SELECT {} FROM (SELECT t.c AS c, (SELECT MAX(v.slot) FROM vouchers v WHERE v.campaign_id = $1 AND v.citizen_id = t.c) AS h FROM {}) x",
+                json_array_of(b, "x.c, x.h"),
                 json_rows(b, 2, &[("c", "bigint")])
             )
         });
@@ -621,11 +633,8 @@ impl Store {
         }
         let payload: Vec<Citizen> = citizens.iter().map(|&c| Citizen { c }).collect();
         let payload = serde_json::to_string(&payload).map_err(|e| StoreError::Config(format!("citizens: {e}")))?;
-        for r in sqlx::query(AssertSqlSafe(held_sql)).bind(campaign_id).bind(payload).fetch_all(&mut *tx).await? {
-            if let Some(held) = r.try_get::<Option<i64>, _>(1)? {
-                holdings.held.insert(r.try_get(0)?, held);
-            }
-        }
+        let held: Vec<(i64, Option<i64>)> = fetch_json_rows(sqlx::query(AssertSqlSafe(held_sql)).bind(campaign_id).bind(payload), &mut tx).await?;
+        holdings.held.extend(held.into_iter().filter_map(|(c, h)| Some((c, h?))));
         // Only a citizen who holds vouchers already can be retrying: look up the keys of
         // those requests alone, by the unique key (campaign, citizen, key).
         let mut retries: Vec<(i64, &str)> = claims
@@ -640,8 +649,9 @@ impl Store {
             static RETRY_SQL: PerBackend = PerBackend::new();
             let retry_sql = RETRY_SQL.get(self.backend(), |b| {
                 format!(
-                    "SELECT v.citizen_id, v.id, v.kind_id, v.idem_key FROM {} CROSS JOIN vouchers v \
-                     WHERE v.campaign_id = $1 AND v.citizen_id = t.c AND v.idem_key = t.k",
+                    "SELECT {} FROM (SELECT v.citizen_id AS c, v.idem_key AS ik, v.id AS id, v.kind_id AS k FROM {} CROSS JOIN vouchers v \
+                     WHERE v.campaign_id = $1 AND v.citizen_id = t.c AND v.idem_key = t.k) x",
+                    json_array_of(b, "x.c, x.ik, x.id, x.k"),
                     json_rows(b, 2, &[("c", "bigint"), ("k", "text")])
                 )
             });
@@ -652,14 +662,8 @@ impl Store {
             }
             let payload: Vec<Retry> = retries.iter().map(|&(c, k)| Retry { c, k }).collect();
             let payload = serde_json::to_string(&payload).map_err(|e| StoreError::Config(format!("retry keys: {e}")))?;
-            for r in sqlx::query(AssertSqlSafe(retry_sql))
-                .bind(campaign_id)
-                .bind(payload)
-                .fetch_all(&mut *tx)
-                .await?
-            {
-                holdings.keys.insert((r.try_get(0)?, r.try_get(3)?), (r.try_get(1)?, r.try_get(2)?));
-            }
+            let found: Vec<(i64, String, i64, i64)> = fetch_json_rows(sqlx::query(AssertSqlSafe(retry_sql)).bind(campaign_id).bind(payload), &mut tx).await?;
+            holdings.keys.extend(found.into_iter().map(|(c, key, id, kind)| ((c, key), (id, kind))));
         }
         let state = CampaignState {
             campaign_id,
@@ -720,7 +724,10 @@ impl Store {
 
     /// A citizen's vouchers, newest first.
     pub async fn wallet(&self, citizen_id: i64) -> Result<Vec<Voucher>> {
-        self.vouchers_where("v.citizen_id = $1", citizen_id).await
+        // By the (campaign, citizen, slot) key, one seek per campaign: there is no index on
+        // the citizen alone (migration 10), since every claim would pay for it.
+        self.vouchers_where("v.campaign_id IN (SELECT id FROM voucher_campaigns) AND v.citizen_id = $1", citizen_id)
+            .await
     }
 
     pub async fn voucher(&self, voucher_id: i64) -> Result<Option<Voucher>> {

@@ -24,6 +24,7 @@ dadong_testkit::on_both_backends!(
     refund_settlement_and_expiry_keep_the_ledger_whole,
     ledger_verify_names_breaks_made_in_the_database,
     merchants_apply_with_a_valid_credit_code_and_are_approved_per_category,
+    a_wallet_holds_its_citizens_vouchers_of_every_campaign_and_no_one_elses,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -409,4 +410,44 @@ async fn merchants_apply_with_a_valid_credit_code_and_are_approved_per_category(
     let again = store.apply_merchant(&actor(), None, MERCHANT_CODE, "又一次", &[Category::Car], T0).await;
     assert!(again.is_err());
     assert_eq!(store.verify_audit().await.unwrap().first_break, None);
+}
+
+/// The wallet reads a citizen's vouchers by the (campaign, citizen) key of each campaign
+/// (there is no index on the citizen alone): every campaign's, newest first, with the ids the
+/// claims were answered with, and nobody else's.
+async fn a_wallet_holds_its_citizens_vouchers_of_every_campaign_and_no_one_elses(backend: Backend) {
+    let Some((_db, store)) = fresh(backend, "wallet across campaigns").await else {
+        return;
+    };
+    let e = engine(&store, T0 + 5, 100);
+    let mut mine = Vec::new();
+    for name in ["春季消费季", "夏季消费季"] {
+        let c = store
+            .create_campaign(
+                &actor(),
+                &CampaignSpec {
+                    name: name.into(),
+                    ..spec(10, 1_000_000_00, 3)
+                },
+                T0,
+            )
+            .await
+            .expect("campaign");
+        // One batch: the citizen's claims among another citizen's, so that the ids are
+        // matched to their claims by key, not by order.
+        let claims = [(7, "a"), (8, "a"), (7, "b"), (8, "b")].map(|(citizen, key)| e.claim(claim(c.id, citizen, c.kinds[0].id, key)));
+        for (i, answer) in futures::future::join_all(claims).await.into_iter().enumerate() {
+            let ClaimAnswer::Granted { voucher_id, .. } = answer.expect("claim") else {
+                panic!("granted")
+            };
+            if i % 2 == 0 {
+                mine.push((voucher_id, c.id));
+            }
+        }
+    }
+    mine.sort_by(|a, b| b.cmp(a));
+    let wallet: Vec<(i64, i64)> = store.wallet(7).await.expect("wallet").iter().map(|v| (v.id, v.campaign_id)).collect();
+    assert_eq!(wallet, mine);
+    assert!(store.wallet(7).await.unwrap().iter().all(|v| v.citizen_id == 7));
+    assert!(store.wallet(9).await.unwrap().is_empty());
 }
