@@ -243,8 +243,9 @@ enum BenchCommand {
         json: bool,
     },
     /// Voucher claims on one hot campaign: the engine in-process, over HTTP on loopback (and
-    /// the same connections' floor, `GET /api/v1/me`), and one transaction per claim as the
-    /// baseline. Use a database of its own.
+    /// the same connections' floor, `GET /api/v1/me`), the engine again with each batch's
+    /// claims from different citizens, and one transaction per claim as the baseline. Use a
+    /// database of its own.
     Vouchers {
         #[arg(long, default_value_t = 200_000)]
         engine_claims: usize,

@@ -433,8 +433,8 @@ async fn a_wallet_holds_its_citizens_vouchers_of_every_campaign_and_no_one_elses
             )
             .await
             .expect("campaign");
-        // One batch: the citizen's claims among another citizen's, so that the ids are
-        // matched to their claims by key, not by order.
+        // Sent together, so that they can share a batch: the citizen's claims among another
+        // citizen's, whose ids must be matched to their claims by key, not by order.
         let claims = [(7, "a"), (8, "a"), (7, "b"), (8, "b")].map(|(citizen, key)| e.claim(claim(c.id, citizen, c.kinds[0].id, key)));
         for (i, answer) in futures::future::join_all(claims).await.into_iter().enumerate() {
             let ClaimAnswer::Granted { voucher_id, .. } = answer.expect("claim") else {
