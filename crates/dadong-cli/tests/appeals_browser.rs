@@ -12,12 +12,16 @@
 use dadong_appeals::{Category, RoutingRule};
 use dadong_store::appeals::{Duty, TargetKind};
 use dadong_store::{Actor, NewUser, Store};
-use dadong_testkit::browser::Browser;
+use dadong_testkit::browser::{Browser, choose, fill, sign_out, submit, submit_at, text};
 use dadong_testkit::{Backend, TestApp, TestDb, on_both_backends};
 use fantoccini::{Client, Locator};
 
 const PASSWORD: &str = "correct horse battery";
 const COMPANY: &str = "91350100M000100Y43";
+
+async fn sign_in(client: &Client, app: &TestApp, username: &str) {
+    dadong_testkit::browser::sign_in(client, app, username, PASSWORD).await
+}
 
 async fn people(store: &Store) {
     let op = Actor::Cli("browser-test".into());
@@ -39,63 +43,6 @@ async fn people(store: &Store) {
     store.create_user(&op, mk("clerk", "周文静", "clerk", Some("hrss"), None)).await.unwrap();
     let leader = store.create_user(&op, mk("leader", "王明远", "leader", None, None)).await.unwrap();
     store.assign(&op, TargetKind::Enterprise, COMPANY, leader.id, Duty::Leader).await.unwrap();
-}
-
-async fn sign_in(client: &Client, app: &TestApp, username: &str) {
-    client.goto(&app.url("/login")).await.expect("open /login");
-    client.find(Locator::Css("#username")).await.unwrap().send_keys(username).await.unwrap();
-    client.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    client.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
-    client
-        .wait()
-        .for_element(Locator::Css("#home"))
-        .await
-        .unwrap_or_else(|e| panic!("{username} signs in: {e}"));
-}
-
-async fn sign_out(client: &Client) {
-    client
-        .find(Locator::Css(r#"form[action="/logout"] button"#))
-        .await
-        .expect("logout button")
-        .click()
-        .await
-        .unwrap();
-    client.wait().for_element(Locator::Css("#login-submit")).await.expect("back at the login page");
-}
-
-async fn click(client: &Client, css: &str) {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
-/// Picks the option `value` of the select `css`.
-async fn choose(client: &Client, css: &str, value: &str) {
-    let select = client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-    select.select_by_value(value).await.unwrap_or_else(|e| panic!("{css} = {value}: {e}"));
-}
-
-/// Types `value` into the form field `css` in place of what it holds.
-async fn fill(client: &Client, css: &str, value: &str) {
-    let field = client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-    field.clear().await.unwrap();
-    field.send_keys(value).await.unwrap();
-}
-
-async fn text(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
 }
 
 /// The appeal page's status once it reads `status`.
@@ -141,7 +88,7 @@ async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
         .await
         .unwrap();
     client.find(Locator::Css("#body")).await.unwrap().send_keys("新订单需要扩产").await.unwrap();
-    click(client, "#raise-submit").await;
+    submit(client, "#raise-submit").await;
     wait_status(client, "routed").await;
     assert_eq!(text(client, "#department").await, "人力资源和社会保障局");
     let url = client.current_url().await.unwrap();
@@ -152,8 +99,8 @@ async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
     // The department's clerk finds it in the queue, accepts it and replies.
     sign_in(client, &app, "clerk").await;
     client.goto(&app.url("/appeals")).await.unwrap();
-    click(client, &format!(r#"#appeals tr[data-id="{id}"] a"#)).await;
-    click(client, "#accept").await;
+    submit(client, &format!(r#"#appeals tr[data-id="{id}"] a"#)).await;
+    submit(client, "#accept").await;
     wait_status(client, "accepted").await;
     client
         .find(Locator::Css("#reply-note"))
@@ -162,7 +109,7 @@ async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
         .send_keys("已对接人才市场，下周举办专场招聘")
         .await
         .unwrap();
-    click(client, "#reply").await;
+    submit(client, "#reply").await;
     wait_status(client, "replied").await;
     sign_out(client).await;
 
@@ -205,7 +152,7 @@ async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
         .send_keys("专场招聘会录用焊工32名")
         .await
         .unwrap();
-    click(client, "#resolve").await;
+    submit(client, "#resolve").await;
     wait_status(client, "resolved").await;
     sign_out(client).await;
 
@@ -213,7 +160,7 @@ async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
     sign_in(client, &app, "agent").await;
     client.goto(&app.url(&appeal_path)).await.unwrap();
     choose(client, "#score", "4").await;
-    click(client, "#confirm").await;
+    submit(client, "#confirm").await;
     wait_status(client, "closed").await;
     assert_eq!(text(client, "#satisfaction").await, "4 / 5");
     let history = text(client, "#events").await;
@@ -256,7 +203,7 @@ async fn an_analyst_names_plans_and_removes_a_key_enterprise_in_the_browser(back
         .send_keys(COMPANY)
         .await
         .unwrap();
-    click(client, "#key-form button").await;
+    submit(client, "#key-form button").await;
     // The plan form appears once there is a key enterprise to plan.
     client.wait().for_element(Locator::Css("#plan-form")).await.expect("the plan form");
     assert!(text(client, "#key-enterprises tbody").await.contains(COMPANY));
@@ -269,14 +216,14 @@ async fn an_analyst_names_plans_and_removes_a_key_enterprise_in_the_browser(back
         .send_keys("3100.50")
         .await
         .unwrap();
-    click(client, "#plan-form button").await;
+    submit(client, "#plan-form button").await;
     client.wait().for_element(Locator::Css("#plan-form")).await.expect("back on the page");
     let lines = app.store.key_figures(today).await.unwrap();
     assert_eq!(lines.len(), 1);
     assert_eq!((lines[0].credit_code.as_str(), lines[0].metrics[0].plan), (COMPANY, Some(310_050)));
 
     // Its row's Remove button takes it off the list; the plan form goes with it.
-    click(client, "#key-enterprises tbody button").await;
+    submit(client, "#key-enterprises tbody button").await;
     client
         .wait()
         .for_element(Locator::Css("#key-enterprises tbody:empty"))
@@ -317,7 +264,7 @@ async fn an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser(b
     choose(client, r#"#rule-form select[name="category"]"#, "funding").await;
     // A department that does not exist is refused with its name, and nothing changes.
     fill(client, r#"#rule-form input[name="department"]"#, "nosuch").await;
-    click(client, "#rule-form button").await;
+    submit(client, "#rule-form button").await;
     let refusal = text(client, "[data-error-code]").await;
     assert!(refusal.contains("nosuch"), "the refusal names the department: {refusal}");
     assert!(app.store.routing_table().await.unwrap().rules().all(|r| r.category != Category::Funding));
@@ -326,7 +273,7 @@ async fn an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser(b
     fill(client, r#"#rule-form input[name="department"]"#, "hrss").await;
     fill(client, r#"#rule-form input[name="reply_days"]"#, "5").await;
     fill(client, r#"#rule-form input[name="resolve_days"]"#, "20").await;
-    click(client, "#rule-form button").await;
+    submit(client, "#rule-form button").await;
     client.wait().for_element(Locator::Css("#rule-form")).await.expect("back on the rules page");
     let row = client.find(funding_row).await.unwrap().text().await.unwrap();
     assert!(row.contains("hrss") && row.contains('5') && row.contains("20"), "the funding row: {row}");
@@ -338,7 +285,7 @@ async fn an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser(b
     client.goto(&app.url("/service/assignments")).await.unwrap();
     fill(client, r#"#assign-form input[name="target"]"#, COMPANY).await;
     choose(client, r#"#assign-form select[name="user_id"]"#, &cadre.id.to_string()).await;
-    click(client, "#assign-form button").await;
+    submit(client, "#assign-form button").await;
     client
         .wait()
         .for_element(Locator::Css("#assign-form"))
@@ -348,13 +295,7 @@ async fn an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser(b
     assert!(client.find(cadre_row).await.unwrap().text().await.unwrap().contains(COMPANY));
     let held = |list: &[dadong_store::appeals::Assignment]| list.iter().any(|a| a.user_id == cadre.id && a.target == COMPANY && a.duty == Duty::Cadre);
     assert!(held(&app.store.assignments(&admin).await.unwrap()));
-    client
-        .find(Locator::XPath(r#"//table[@id="assignments"]//tr[td[contains(., "陈服务")]]//button"#))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    submit_at(client, Locator::XPath(r#"//table[@id="assignments"]//tr[td[contains(., "陈服务")]]//button"#)).await;
     client
         .wait()
         .for_element(Locator::Css("#assign-form"))

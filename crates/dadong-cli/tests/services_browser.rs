@@ -5,50 +5,10 @@
 //! `/verify/<id>` and with `dadong verify FILE`, and an altered copy fails both.
 
 use base64::Engine;
-use dadong_testkit::browser::Browser;
+use dadong_testkit::browser::{Browser, sign_in, sign_out, submit};
 use dadong_testkit::{Backend, TestApp, on_both_backends};
 use fantoccini::{Client, Locator};
 use std::time::Instant;
-
-async fn sign_in(client: &Client, app: &TestApp, username: &str, password: &str) {
-    client.goto(&app.url("/login")).await.expect("open /login");
-    client.find(Locator::Css("#username")).await.unwrap().send_keys(username).await.unwrap();
-    client.find(Locator::Css("#password")).await.unwrap().send_keys(password).await.unwrap();
-    client.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
-    client
-        .wait()
-        .for_element(Locator::Css("#home"))
-        .await
-        .unwrap_or_else(|e| panic!("{username} signs in: {e}"));
-}
-
-async fn sign_out(client: &Client) {
-    client
-        .find(Locator::Css(r#"form[action="/logout"] button"#))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client.wait().for_element(Locator::Css("#login-submit")).await.unwrap();
-}
-
-/// Clicks a form's button and waits until the browser has left the page (the old document's
-/// root goes stale), bounded in time.
-async fn click(client: &Client, css: &str) {
-    let old = client.find(Locator::Css("html")).await.unwrap();
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-    let deadline = Instant::now() + std::time::Duration::from_secs(20);
-    while old.tag_name().await.is_ok() {
-        assert!(Instant::now() < deadline, "the page did not move on after clicking {css}");
-    }
-}
 
 /// The state of the application page shown, after the page has (re)loaded.
 async fn app_state(client: &Client) -> String {
@@ -86,7 +46,7 @@ async fn verdict(client: &Client, app: &TestApp, id: &str, file: &std::path::Pat
         .send_keys(&file.display().to_string())
         .await
         .unwrap();
-    click(client, "#verify-submit").await;
+    submit(client, "#verify-submit").await;
     let v = client.wait().for_element(Locator::Css("#verdict")).await.expect("a verdict");
     (v.attr("data-genuine").await.unwrap().as_deref() == Some("true"), v.text().await.unwrap())
 }
@@ -118,7 +78,7 @@ async fn a_company_is_opened_through_the_bundle_in_the_browser(backend: Backend)
     ] {
         client.find(Locator::Css(&format!("#f-{field}"))).await.unwrap().send_keys(value).await.unwrap();
     }
-    click(client, "#apply-submit").await;
+    submit(client, "#apply-submit").await;
     assert_eq!(app_state(client).await, "draft");
     let url = client.current_url().await.unwrap();
     let application: i64 = url.path().rsplit('/').next().unwrap().parse().unwrap();
@@ -140,10 +100,10 @@ async fn a_company_is_opened_through_the_bundle_in_the_browser(backend: Backend)
             .send_keys(&path.display().to_string())
             .await
             .unwrap();
-        click(client, &format!("#upload-{code}")).await;
+        submit(client, &format!("#upload-{code}")).await;
         assert_eq!(app_state(client).await, "draft");
     }
-    click(client, "#submit-application").await;
+    submit(client, "#submit-application").await;
     assert_eq!(app_state(client).await, "submitted");
     sign_out(client).await;
 
@@ -151,14 +111,14 @@ async fn a_company_is_opened_through_the_bundle_in_the_browser(backend: Backend)
     let page = app.url(&format!("/services/applications/{application}"));
     sign_in(client, &app, "clerk_hall", &password("clerk_hall")).await;
     client.goto(&page).await.unwrap();
-    click(client, "#accept").await;
+    submit(client, "#accept").await;
     assert_eq!(app_state(client).await, "accepted");
     sign_out(client).await;
     sign_in(client, &app, "clerk", &password("clerk")).await;
     client.goto(&page).await.unwrap();
-    click(client, "#start-licence").await;
+    submit(client, "#start-licence").await;
     app_state(client).await;
-    click(client, "#complete-licence").await;
+    submit(client, "#complete-licence").await;
     assert_eq!(app_state(client).await, "in_progress");
     assert_eq!(step_state(client, "licence").await, "done");
     sign_out(client).await;
@@ -177,9 +137,9 @@ async fn a_company_is_opened_through_the_bundle_in_the_browser(backend: Backend)
             let c = &b.client;
             sign_in(c, app, username, &password).await;
             c.goto(&page).await.unwrap();
-            click(c, &format!("#start-{step}")).await;
+            submit(c, &format!("#start-{step}")).await;
             app_state(c).await;
-            click(c, &format!("#complete-{step}")).await;
+            submit(c, &format!("#complete-{step}")).await;
             app_state(c).await;
             assert_eq!(step_state(c, step).await, "done", "{username} completed {step}");
             b.client.clone().close().await.unwrap();
@@ -191,7 +151,7 @@ async fn a_company_is_opened_through_the_bundle_in_the_browser(backend: Backend)
     sign_in(client, &app, "clerk_hall", &password("clerk_hall")).await;
     client.goto(&page).await.unwrap();
     assert_eq!(app_state(client).await, "done", "no step lost to a concurrent clerk");
-    click(client, "#deliver").await;
+    submit(client, "#deliver").await;
     assert_eq!(app_state(client).await, "delivered");
     sign_out(client).await;
     sign_in(client, &app, "enterprise", &password("enterprise")).await;

@@ -1,5 +1,7 @@
 //! Headless Chromium driven through chromedriver (WebDriver), both from Debian's packages.
 
+use crate::TestApp;
+use fantoccini::{Client, Locator};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -74,4 +76,83 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Signs `username` in through the login page and waits for their home page.
+pub async fn sign_in(client: &Client, app: &TestApp, username: &str, password: &str) {
+    client.goto(&app.url("/login")).await.expect("open /login");
+    fill(client, "#username", username).await;
+    fill(client, "#password", password).await;
+    click(client, "#login-submit").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#home"))
+        .await
+        .unwrap_or_else(|e| panic!("{username} signs in: {e}"));
+}
+
+/// Signs out through the navigation's button and waits for the login page.
+pub async fn sign_out(client: &Client) {
+    click(client, r#"form[action="/logout"] button"#).await;
+    client.wait().for_element(Locator::Css("#login-submit")).await.expect("back at the login page");
+}
+
+/// Clicks the element `css`, without waiting for anything.
+pub async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Clicks a form's button (or a link) and waits, bounded, until the browser has left the page:
+/// the old document's root goes stale once the answer has replaced it. Whatever the test
+/// reads next, on the page or in the store, is then what the request left behind; waiting for
+/// an element instead may find it on the old page before the request has landed.
+pub async fn submit(client: &Client, css: &str) {
+    submit_at(client, Locator::Css(css)).await
+}
+
+/// [`submit`] for an element that a CSS selector cannot name (an XPath on its text, say).
+pub async fn submit_at(client: &Client, target: Locator<'_>) {
+    let old = client.find(Locator::Css("html")).await.expect("a page");
+    client
+        .find(target)
+        .await
+        .unwrap_or_else(|e| panic!("{target:?}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {target:?}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while old.tag_name().await.is_ok() {
+        assert!(Instant::now() < deadline, "the page did not move on after clicking {target:?}");
+    }
+}
+
+/// Picks the option `value` of the select `css`.
+pub async fn choose(client: &Client, css: &str, value: &str) {
+    let select = client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    select.select_by_value(value).await.unwrap_or_else(|e| panic!("{css} = {value}: {e}"));
+}
+
+/// Types `value` into the form field `css` in place of what it holds.
+pub async fn fill(client: &Client, css: &str, value: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    field.clear().await.unwrap_or_else(|e| panic!("clear {css}: {e}"));
+    field.send_keys(value).await.unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+/// The text of the element `css`, once it is there.
+pub async fn text(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("the text of {css}: {e}"))
 }
