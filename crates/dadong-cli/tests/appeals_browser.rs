@@ -11,12 +11,11 @@
 
 use dadong_appeals::{Category, RoutingRule};
 use dadong_store::appeals::{Duty, TargetKind};
-use dadong_store::{Actor, NewUser, Store};
+use dadong_store::{Actor, Store};
 use dadong_testkit::browser::{Browser, choose, fill, sign_out, submit, submit_at, text};
-use dadong_testkit::{Backend, TestApp, TestDb, on_both_backends};
+use dadong_testkit::{Backend, PASSWORD, TestApp, TestDb, on_both_backends, user};
 use fantoccini::{Client, Locator};
 
-const PASSWORD: &str = "correct horse battery";
 const COMPANY: &str = "91350100M000100Y43";
 
 async fn sign_in(client: &Client, app: &TestApp, username: &str) {
@@ -30,18 +29,12 @@ async fn people(store: &Store) {
         .await
         .unwrap();
     store.set_routing_rule(&op, &RoutingRule::new(Category::Labour, "hrss")).await.unwrap();
-    let mk = |username: &str, name: &str, role: &str, dept: Option<&str>, company: Option<&str>| NewUser {
-        username: username.into(),
-        display_name: name.into(),
-        password: PASSWORD.into(),
-        role: role.into(),
-        department_code: dept.map(str::to_string),
-        company_code: company.map(str::to_string),
-        ..NewUser::default()
-    };
-    store.create_user(&op, mk("agent", "赵建国", "enterprise", None, Some(COMPANY))).await.unwrap();
-    store.create_user(&op, mk("clerk", "周文静", "clerk", Some("hrss"), None)).await.unwrap();
-    let leader = store.create_user(&op, mk("leader", "王明远", "leader", None, None)).await.unwrap();
+    store
+        .create_user(&op, user("agent", "赵建国", "enterprise").for_company(COMPANY))
+        .await
+        .unwrap();
+    store.create_user(&op, user("clerk", "周文静", "clerk").in_department("hrss")).await.unwrap();
+    let leader = store.create_user(&op, user("leader", "王明远", "leader")).await.unwrap();
     store.assign(&op, TargetKind::Enterprise, COMPANY, leader.id, Duty::Leader).await.unwrap();
 }
 
@@ -80,14 +73,8 @@ async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
     sign_in(client, &app, "agent").await;
     client.goto(&app.url("/appeals")).await.unwrap();
     choose(client, "#category", "labour").await;
-    client
-        .find(Locator::Css("#title"))
-        .await
-        .unwrap()
-        .send_keys("招工难，急需焊工30名")
-        .await
-        .unwrap();
-    client.find(Locator::Css("#body")).await.unwrap().send_keys("新订单需要扩产").await.unwrap();
+    fill(client, "#title", "招工难，急需焊工30名").await;
+    fill(client, "#body", "新订单需要扩产").await;
     submit(client, "#raise-submit").await;
     wait_status(client, "routed").await;
     assert_eq!(text(client, "#department").await, "人力资源和社会保障局");
@@ -102,13 +89,7 @@ async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
     submit(client, &format!(r#"#appeals tr[data-id="{id}"] a"#)).await;
     submit(client, "#accept").await;
     wait_status(client, "accepted").await;
-    client
-        .find(Locator::Css("#reply-note"))
-        .await
-        .unwrap()
-        .send_keys("已对接人才市场，下周举办专场招聘")
-        .await
-        .unwrap();
+    fill(client, "#reply-note", "已对接人才市场，下周举办专场招聘").await;
     submit(client, "#reply").await;
     wait_status(client, "replied").await;
     sign_out(client).await;
@@ -145,13 +126,7 @@ async fn an_appeal_lives_from_raised_to_rated_in_the_browser(backend: Backend) {
     sign_in(client, &app, "clerk").await;
     client.goto(&app.url(&appeal_path)).await.unwrap();
     assert!(text(client, "#escalation").await.contains("包保领导"));
-    client
-        .find(Locator::Css("#resolve-note"))
-        .await
-        .unwrap()
-        .send_keys("专场招聘会录用焊工32名")
-        .await
-        .unwrap();
+    fill(client, "#resolve-note", "专场招聘会录用焊工32名").await;
     submit(client, "#resolve").await;
     wait_status(client, "resolved").await;
     sign_out(client).await;
@@ -181,13 +156,7 @@ async fn an_analyst_names_plans_and_removes_a_key_enterprise_in_the_browser(back
     let test = "an_analyst_names_plans_and_removes_a_key_enterprise_in_the_browser";
     let Some(app) = TestApp::spawn(backend, test).await else { return };
     people(&app.store).await;
-    let analyst = NewUser {
-        username: "analyst".into(),
-        display_name: "李统计".into(),
-        password: PASSWORD.into(),
-        role: "analyst".into(),
-        ..NewUser::default()
-    };
+    let analyst = user("analyst", "李统计", "analyst");
     app.store.create_user(&Actor::Cli("browser-test".into()), analyst).await.unwrap();
     let Some(browser) = Browser::start(test).await else { return };
     let client = &browser.client;
@@ -196,26 +165,14 @@ async fn an_analyst_names_plans_and_removes_a_key_enterprise_in_the_browser(back
     sign_in(client, &app, "analyst").await;
     client.goto(&app.url("/dispatch/key-enterprises")).await.unwrap();
     assert!(client.find(Locator::Css("#plan-form")).await.is_err(), "no plan form before a key enterprise");
-    client
-        .find(Locator::Css(r#"#key-form input[name="credit_code"]"#))
-        .await
-        .unwrap()
-        .send_keys(COMPANY)
-        .await
-        .unwrap();
+    fill(client, r#"#key-form input[name="credit_code"]"#, COMPANY).await;
     submit(client, "#key-form button").await;
     // The plan form appears once there is a key enterprise to plan.
     client.wait().for_element(Locator::Css("#plan-form")).await.expect("the plan form");
     assert!(text(client, "#key-enterprises tbody").await.contains(COMPANY));
 
     // This month's output plan, in yuan; the month is filled in.
-    client
-        .find(Locator::Css(r#"#plan-form input[name="value"]"#))
-        .await
-        .unwrap()
-        .send_keys("3100.50")
-        .await
-        .unwrap();
+    fill(client, r#"#plan-form input[name="value"]"#, "3100.50").await;
     submit(client, "#plan-form button").await;
     client.wait().for_element(Locator::Css("#plan-form")).await.expect("back on the page");
     let lines = app.store.key_figures(today).await.unwrap();
@@ -244,15 +201,8 @@ async fn an_administrator_routes_a_category_and_assigns_a_cadre_in_the_browser(b
     let Some(app) = TestApp::spawn(backend, test).await else { return };
     people(&app.store).await;
     let op = Actor::Cli("browser-test".into());
-    let mk = |username: &str, name: &str, role: &str| NewUser {
-        username: username.into(),
-        display_name: name.into(),
-        password: PASSWORD.into(),
-        role: role.into(),
-        ..NewUser::default()
-    };
-    let admin = app.store.create_user(&op, mk("admin", "管理员", "admin")).await.unwrap();
-    let cadre = app.store.create_user(&op, mk("cadre", "陈服务", "cadre")).await.unwrap();
+    let admin = app.store.create_user(&op, user("admin", "管理员", "admin")).await.unwrap();
+    let cadre = app.store.create_user(&op, user("cadre", "陈服务", "cadre")).await.unwrap();
     let Some(browser) = Browser::start(test).await else { return };
     let client = &browser.client;
     sign_in(client, &app, "admin").await;

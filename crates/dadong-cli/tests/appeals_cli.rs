@@ -4,8 +4,8 @@
 
 use dadong_appeals::{Category, Escalation, RoutingRule};
 use dadong_store::appeals::{Duty, NewAppeal, TargetKind};
-use dadong_store::{Actor, NewUser, Store, User};
-use dadong_testkit::{Backend, TestDb, on_both_backends};
+use dadong_store::{Actor, Store, User};
+use dadong_testkit::{Backend, TestDb, on_both_backends, user};
 use std::process::Stdio;
 use tokio::process::Command;
 
@@ -45,16 +45,8 @@ async fn scene(backend: Backend, test: &str) -> Option<(TestDb, Store, User, i64
     let op = Actor::Cli("test".into());
     store.create_department(&op, "hr", "人社局", "Human resources").await.unwrap();
     store.set_routing_rule(&op, &RoutingRule::new(Category::Labour, "hr")).await.unwrap();
-    let mk = |name: &str, role: &str, company: Option<&str>| NewUser {
-        username: name.into(),
-        display_name: name.into(),
-        password: "correct horse battery".into(),
-        role: role.into(),
-        company_code: company.map(str::to_string),
-        ..NewUser::default()
-    };
-    let agent = store.create_user(&op, mk("agent", "enterprise", Some(COMPANY))).await.unwrap();
-    let leader = store.create_user(&op, mk("leader", "leader", None)).await.unwrap();
+    let agent = store.create_user(&op, user("agent", "agent", "enterprise").for_company(COMPANY)).await.unwrap();
+    let leader = store.create_user(&op, user("leader", "leader", "leader")).await.unwrap();
     store.assign(&op, TargetKind::Enterprise, COMPANY, leader.id, Duty::Leader).await.unwrap();
     // Monday 2 March 2026, 10:00 in Shanghai: the reply is due by the end of Thursday.
     let raised_at: jiff::Timestamp = "2026-03-02T10:00:00+08:00".parse().unwrap();

@@ -5,27 +5,10 @@
 //! One browser session per backend walks the whole journey, since starting Chromium costs
 //! more than everything it is asked to do here.
 
-use dadong_testkit::browser::Browser;
+use dadong_testkit::browser::{Browser, send_login, sign_out, submit};
 use dadong_testkit::{Backend, TestApp, on_both_backends};
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use std::time::Instant;
-
-/// Fills in the login form and submits it.
-async fn submit_login(client: &Client, username: &str, password: &str) {
-    let user = client.find(Locator::Css("#username")).await.expect("username field");
-    user.clear().await.expect("clear username");
-    user.send_keys(username).await.expect("type username");
-    let pass = client.find(Locator::Css("#password")).await.expect("password field");
-    pass.clear().await.expect("clear password");
-    pass.send_keys(password).await.expect("type password");
-    client
-        .find(Locator::Css("#login-submit"))
-        .await
-        .expect("submit button")
-        .click()
-        .await
-        .expect("click submit");
-}
 
 async fn every_demo_user_signs_in_sees_their_home_page_and_signs_out(backend: Backend) {
     let test = "every_demo_user_signs_in_sees_their_home_page_and_signs_out";
@@ -45,8 +28,7 @@ async fn every_demo_user_signs_in_sees_their_home_page_and_signs_out(backend: Ba
 
     for login in &demo.logins {
         let role = login.role;
-        client.goto(&app.url("/login")).await.expect("open /login");
-        submit_login(client, &login.username, &login.password).await;
+        send_login(client, &app, &login.username, &login.password).await;
 
         let home = client
             .wait()
@@ -67,25 +49,13 @@ async fn every_demo_user_signs_in_sees_their_home_page_and_signs_out(backend: Ba
             role.name_zh()
         );
 
-        client
-            .find(Locator::Css(r#"form[action="/logout"] button"#))
-            .await
-            .expect("logout button")
-            .click()
-            .await
-            .expect("click logout");
-        client
-            .wait()
-            .for_element(Locator::Css("#login-submit"))
-            .await
-            .unwrap_or_else(|e| panic!("{} is back on the login page: {e}", login.username));
+        sign_out(client).await;
         assert_eq!(client.current_url().await.unwrap().path(), "/login", "signing out leads to the login page");
     }
 
     // A wrong password: the error is shown and the browser stays on the login page.
     let admin = demo.logins.iter().find(|l| l.role == dadong_domain::Role::Admin).expect("an admin login");
-    client.goto(&app.url("/login")).await.expect("open /login");
-    submit_login(client, &admin.username, "not-the-password").await;
+    send_login(client, &app, &admin.username, "not-the-password").await;
     let alert = client.wait().for_element(Locator::Css(".alert")).await.expect("an error message");
     assert!(alert.text().await.unwrap().contains("用户名或密码错误"), "the wrong password is reported");
     assert_eq!(client.current_url().await.unwrap().path(), "/login", "still on the login page");
@@ -94,13 +64,7 @@ async fn every_demo_user_signs_in_sees_their_home_page_and_signs_out(backend: Ba
 
     // The language switch turns the login page English.
     client.goto(&app.url("/login")).await.expect("open /login");
-    client
-        .find(Locator::Css("a.lang"))
-        .await
-        .expect("language switch")
-        .click()
-        .await
-        .expect("click language switch");
+    submit(client, "a.lang").await;
     let h1 = client
         .wait()
         .for_element(Locator::XPath("//h1[contains(., 'Sign in to Digital Dadong')]"))

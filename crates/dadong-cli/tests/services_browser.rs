@@ -5,7 +5,7 @@
 //! `/verify/<id>` and with `dadong verify FILE`, and an altered copy fails both.
 
 use base64::Engine;
-use dadong_testkit::browser::{Browser, sign_in, sign_out, submit};
+use dadong_testkit::browser::{Browser, fill, sign_in, sign_out, submit};
 use dadong_testkit::{Backend, TestApp, on_both_backends};
 use fantoccini::{Client, Locator};
 use std::time::Instant;
@@ -76,7 +76,7 @@ async fn a_company_is_opened_through_the_bundle_in_the_browser(backend: Backend)
         ("contact_phone", "13912345678"),
         ("employees", "12"),
     ] {
-        client.find(Locator::Css(&format!("#f-{field}"))).await.unwrap().send_keys(value).await.unwrap();
+        fill(client, &format!("#f-{field}"), value).await;
     }
     submit(client, "#apply-submit").await;
     assert_eq!(app_state(client).await, "draft");

@@ -9,8 +9,8 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 
 use dadong_store::Store;
-use dadong_testkit::{Backend, TestDb, on_both_backends};
-use dadong_vouchers::{CampaignSpec, Category, ClaimMode, KindSpec};
+use dadong_testkit::{Backend, TestDb, on_both_backends, open_campaign};
+use dadong_vouchers::{Category, ClaimMode};
 use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -74,27 +74,6 @@ async fn serve(db: &TestDb) -> (Child, String) {
     assert_eq!(ready, Ok(true), "dadong serve did not become ready");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, listen)
-}
-
-fn spec(stock: i64, limit: i64) -> CampaignSpec {
-    let now = dadong_store::now_ms();
-    CampaignSpec {
-        name: "抢券测试".into(),
-        budget_fen: 1_000_000_000,
-        per_person_limit: limit,
-        claim_mode: ClaimMode::FirstCome,
-        claim_start_ms: now - 60_000,
-        claim_end_ms: now + 3_600_000,
-        valid_from_ms: now - 60_000,
-        valid_until_ms: now + 7_200_000,
-        kinds: vec![KindSpec {
-            name: "满300减50".into(),
-            category: Category::Catering,
-            threshold_fen: 300_00,
-            discount_fen: 50_00,
-            stock,
-        }],
-    }
 }
 
 /// An acknowledged claim: (citizen, key) → voucher id.
@@ -170,7 +149,7 @@ async fn killed_servers_keep_every_acknowledged_claim_and_never_over_issue(backe
     };
     let store = db.open().await;
     let c = store
-        .create_campaign(&dadong_store::Actor::cli(), &spec(600, 100), dadong_store::now_ms())
+        .create_campaign(&dadong_store::Actor::cli(), &open_campaign("抢券测试", 600, 100), dadong_store::now_ms())
         .await
         .unwrap();
     let kind = c.kinds[0].id;
@@ -227,7 +206,7 @@ async fn three_servers(backend: Backend) {
     // 100 citizens with a limit of 3 could hold 300; the stock of 250 runs out first for some
     // and the limit binds for others.
     let c = store
-        .create_campaign(&dadong_store::Actor::cli(), &spec(250, 3), dadong_store::now_ms())
+        .create_campaign(&dadong_store::Actor::cli(), &open_campaign("抢券测试", 250, 3), dadong_store::now_ms())
         .await
         .unwrap();
     let kind = c.kinds[0].id;
@@ -355,7 +334,7 @@ async fn settle_pays_each_merchant_once_for_a_day(backend: Backend) {
     let store = db.open().await;
     let actor = dadong_store::Actor::cli();
     let now = dadong_store::now_ms();
-    let c = store.create_campaign(&actor, &spec(10, 5), now).await.unwrap();
+    let c = store.create_campaign(&actor, &open_campaign("抢券测试", 10, 5), now).await.unwrap();
     let code = "91350100M000100Y43";
     let merchant = store.apply_merchant(&actor, None, code, "大东百货", &[Category::Catering], now).await.unwrap();
     store.decide_merchant(&actor, merchant.id, Category::Catering, true, now).await.unwrap();
@@ -421,10 +400,10 @@ async fn draw_issues_a_lottery_once_and_says_why_it_refuses(backend: Backend) {
     let store = db.open().await;
     let actor = dadong_store::Actor::cli();
     let now = dadong_store::now_ms();
-    let mut lottery = spec(2, 1);
+    let mut lottery = open_campaign("抢券测试", 2, 1);
     lottery.claim_mode = ClaimMode::Lottery;
     let c = store.create_campaign(&actor, &lottery, now).await.unwrap();
-    let mut plain = spec(2, 1);
+    let mut plain = open_campaign("抢券测试", 2, 1);
     plain.name = "先到先得".into();
     let first_come = store.create_campaign(&actor, &plain, now).await.unwrap();
     let citizens = store.bench_citizen_sessions(5, now).await.unwrap();

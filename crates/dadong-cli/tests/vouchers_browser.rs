@@ -9,13 +9,12 @@
 // inconsistent grouping.
 #![allow(clippy::inconsistent_digit_grouping)]
 
-use dadong_store::{Actor, NewUser};
+use dadong_store::Actor;
 use dadong_testkit::browser::{Browser, fill, sign_in, sign_out, submit, text};
-use dadong_testkit::{Backend, TestApp, on_both_backends};
-use dadong_vouchers::{CampaignSpec, Category, ClaimMode, ClaimRefusal, KindSpec, RedeemRefusal};
+use dadong_testkit::{Backend, PASSWORD, TestApp, on_both_backends, open_campaign, user};
+use dadong_vouchers::{Category, ClaimRefusal, RedeemRefusal};
 use fantoccini::{Client, Locator};
 
-const PASSWORD: &str = "correct horse battery";
 const MERCHANT_CODE: &str = "91350100M000100Y43";
 
 /// The merchant's counter: the token typed in with the purchase, and the form sent.
@@ -30,19 +29,12 @@ async fn a_citizen_claims_and_a_merchant_redeems_a_voucher_in_the_browser(backen
     let test = "a_citizen_claims_and_a_merchant_redeems_a_voucher_in_the_browser";
     let Some(app) = TestApp::spawn(backend, test).await else { return };
     let op = Actor::Cli("browser-test".into());
-    let mk = |username: &str, name: &str, role: &str| NewUser {
-        username: username.into(),
-        display_name: name.into(),
-        password: PASSWORD.into(),
-        role: role.into(),
-        ..NewUser::default()
-    };
-    let citizen = app.store.create_user(&op, mk("citizen", "刘市民", "citizen")).await.unwrap();
-    let shop = NewUser {
-        company_code: Some(MERCHANT_CODE.into()),
-        ..mk("shop", "大东饭店", "merchant")
-    };
-    let shop = app.store.create_user(&op, shop).await.unwrap();
+    let citizen = app.store.create_user(&op, user("citizen", "刘市民", "citizen")).await.unwrap();
+    let shop = app
+        .store
+        .create_user(&op, user("shop", "大东饭店", "merchant").for_company(MERCHANT_CODE))
+        .await
+        .unwrap();
     let now = dadong_store::now_ms();
     let merchant = app
         .store
@@ -50,24 +42,7 @@ async fn a_citizen_claims_and_a_merchant_redeems_a_voucher_in_the_browser(backen
         .await
         .unwrap();
     app.store.decide_merchant(&op, merchant.id, Category::Catering, true, now).await.unwrap();
-    let spec = CampaignSpec {
-        name: "乐享大东·餐饮季".into(),
-        budget_fen: 1_000_000_00,
-        per_person_limit: 1,
-        claim_mode: ClaimMode::FirstCome,
-        claim_start_ms: now - 60_000,
-        claim_end_ms: now + 3_600_000,
-        valid_from_ms: now - 60_000,
-        valid_until_ms: now + 7_200_000,
-        kinds: vec![KindSpec {
-            name: "满300减50".into(),
-            category: Category::Catering,
-            threshold_fen: 300_00,
-            discount_fen: 50_00,
-            stock: 100,
-        }],
-    };
-    let campaign = app.store.create_campaign(&op, &spec, now).await.unwrap();
+    let campaign = app.store.create_campaign(&op, &open_campaign("乐享大东·餐饮季", 100, 1), now).await.unwrap();
     let kind = campaign.kinds[0].id;
     let Some(browser) = Browser::start(test).await else { return };
     let client = &browser.client;

@@ -48,6 +48,35 @@ pub struct NewUser {
     pub id_number: Option<String>,
 }
 
+impl NewUser {
+    /// A user with the four fields every user has; the others by the methods below or `..`.
+    pub fn new(username: &str, display_name: &str, role: &str, password: &str) -> NewUser {
+        NewUser {
+            username: username.into(),
+            display_name: display_name.into(),
+            password: password.into(),
+            role: role.into(),
+            ..NewUser::default()
+        }
+    }
+
+    /// A clerk's department.
+    pub fn in_department(self, code: &str) -> NewUser {
+        NewUser {
+            department_code: Some(code.into()),
+            ..self
+        }
+    }
+
+    /// The company an enterprise agent or merchant acts for, by its credit code.
+    pub fn for_company(self, credit_code: &str) -> NewUser {
+        NewUser {
+            company_code: Some(credit_code.into()),
+            ..self
+        }
+    }
+}
+
 pub const PASSWORD_LEN_MIN: usize = 8;
 pub const PASSWORD_LEN_MAX: usize = 128;
 

@@ -74,13 +74,9 @@ async fn user(store: &Store, name: &str, role: &str, dept: Option<&str>, company
         .create_user(
             &operator(),
             NewUser {
-                username: name.into(),
-                display_name: name.into(),
-                password: "correct horse battery".into(),
-                role: role.into(),
                 department_code: dept.map(str::to_string),
                 company_code: company.map(str::to_string),
-                ..NewUser::default()
+                ..dadong_testkit::user(name, name, role)
             },
         )
         .await

@@ -8,10 +8,9 @@ use std::collections::BTreeMap;
 use dadong_domain::WorkCalendar;
 use dadong_domain::ids::ResidentId;
 use dadong_services::{BundleDef, shipped_bundles, shipped_matters};
-use dadong_store::accounts::NewUser;
 use dadong_store::services::{Act, Acting, HALL_DEPARTMENT, UPLOAD_BYTES_MAX};
 use dadong_store::{Actor, Store, StoreError};
-use dadong_testkit::{Backend, TestDb};
+use dadong_testkit::{Backend, TestDb, user};
 use jiff::Timestamp;
 
 dadong_testkit::on_both_backends!(
@@ -64,19 +63,11 @@ async fn world(backend: Backend, test: &str) -> Option<World> {
     for bundle in shipped_bundles() {
         store.save_bundle(&operator(), &bundle).await.unwrap();
     }
-    let user = |name: &str, role: &str, department: Option<&str>| NewUser {
-        username: name.into(),
-        display_name: name.into(),
-        password: "correct horse battery".into(),
-        role: role.into(),
-        department_code: department.map(String::from),
-        ..Default::default()
-    };
-    let applicant = store.create_user(&operator(), user("founder", "citizen", None)).await.unwrap().id;
+    let applicant = store.create_user(&operator(), user("founder", "founder", "citizen")).await.unwrap().id;
     let mut clerks = BTreeMap::new();
     for code in &departments {
         let id = store
-            .create_user(&operator(), user(&format!("clerk_{code}"), "clerk", Some(code)))
+            .create_user(&operator(), user(&format!("clerk_{code}"), "clerk", "clerk").in_department(code))
             .await
             .unwrap()
             .id;

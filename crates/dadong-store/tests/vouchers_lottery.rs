@@ -9,7 +9,7 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 
 use dadong_store::vouchers_lottery::LotteryError;
-use dadong_store::{Actor, NewUser, Store, StoreError};
+use dadong_store::{Actor, Store, StoreError};
 use dadong_testkit::{Backend, TestDb};
 use dadong_vouchers::lottery::{DrawRefusal, RegisterRefusal, Registration, draw};
 use dadong_vouchers::{CampaignSpec, Category, ClaimMode, KindSpec};
@@ -23,7 +23,6 @@ dadong_testkit::on_both_backends!(
 
 const T0: i64 = 1_700_000_000_000;
 const HOUR: i64 = 3_600_000;
-const PASSWORD: &str = "correct horse battery";
 
 fn actor() -> Actor {
     Actor::Cli("lottery-test".into())
@@ -66,16 +65,7 @@ fn spec(name: &str, mode: ClaimMode, stock: (i64, i64), budget_fen: i64, limit: 
 
 async fn user(store: &Store, username: &str, role: &str) -> i64 {
     store
-        .create_user(
-            &actor(),
-            NewUser {
-                username: username.into(),
-                display_name: username.into(),
-                password: PASSWORD.into(),
-                role: role.into(),
-                ..NewUser::default()
-            },
-        )
+        .create_user(&actor(), dadong_testkit::user(username, username, role))
         .await
         .expect("user")
         .id

@@ -78,12 +78,17 @@ impl Drop for Browser {
     }
 }
 
-/// Signs `username` in through the login page and waits for their home page.
-pub async fn sign_in(client: &Client, app: &TestApp, username: &str, password: &str) {
+/// Opens the login page and sends it `username` and `password`, whether right or wrong.
+pub async fn send_login(client: &Client, app: &TestApp, username: &str, password: &str) {
     client.goto(&app.url("/login")).await.expect("open /login");
     fill(client, "#username", username).await;
     fill(client, "#password", password).await;
-    click(client, "#login-submit").await;
+    submit(client, "#login-submit").await;
+}
+
+/// Signs `username` in through the login page and waits for their home page.
+pub async fn sign_in(client: &Client, app: &TestApp, username: &str, password: &str) {
+    send_login(client, app, username, password).await;
     client
         .wait()
         .for_element(Locator::Css("#home"))
@@ -93,19 +98,8 @@ pub async fn sign_in(client: &Client, app: &TestApp, username: &str, password: &
 
 /// Signs out through the navigation's button and waits for the login page.
 pub async fn sign_out(client: &Client) {
-    click(client, r#"form[action="/logout"] button"#).await;
+    submit(client, r#"form[action="/logout"] button"#).await;
     client.wait().for_element(Locator::Css("#login-submit")).await.expect("back at the login page");
-}
-
-/// Clicks the element `css`, without waiting for anything.
-pub async fn click(client: &Client, css: &str) {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
 /// Clicks a form's button (or a link) and waits, bounded, until the browser has left the page:

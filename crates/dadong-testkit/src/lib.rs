@@ -15,6 +15,38 @@ use std::sync::OnceLock;
 use tempfile::TempDir;
 
 pub use dadong_store::Backend;
+pub use http::PASSWORD;
+
+/// A user named `display_name` in `role` who signs in with [`PASSWORD`].
+pub fn user(username: &str, display_name: &str, role: &str) -> dadong_store::NewUser {
+    dadong_store::NewUser::new(username, display_name, role, PASSWORD)
+}
+
+/// A first-come campaign named `name` whose claim window is open now (from a minute ago for an
+/// hour, its vouchers valid for two): one kind, catering 满300减50 (300.00 off 50.00), with
+/// `stock` vouchers and `limit` a person, and a budget far above the stock.
+#[allow(clippy::inconsistent_digit_grouping)] // amounts in fen are written yuan_fen
+pub fn open_campaign(name: &str, stock: i64, limit: i64) -> dadong_vouchers::CampaignSpec {
+    use dadong_vouchers::{CampaignSpec, Category, ClaimMode, KindSpec};
+    let now = dadong_store::now_ms();
+    CampaignSpec {
+        name: name.into(),
+        budget_fen: 10_000_000_00,
+        per_person_limit: limit,
+        claim_mode: ClaimMode::FirstCome,
+        claim_start_ms: now - 60_000,
+        claim_end_ms: now + 3_600_000,
+        valid_from_ms: now - 60_000,
+        valid_until_ms: now + 7_200_000,
+        kinds: vec![KindSpec {
+            name: "满300减50".into(),
+            category: Category::Catering,
+            threshold_fen: 300_00,
+            discount_fen: 50_00,
+            stock,
+        }],
+    }
+}
 
 /// Generates one test per backend from an async scenario `async fn name(backend: Backend)`.
 #[macro_export]

@@ -6,9 +6,9 @@
 
 use dadong_appeals::{Category, RoutingRule};
 use dadong_store::appeals::{Duty, TargetKind};
-use dadong_store::{Actor, NewUser, Store};
-use dadong_testkit::http::{Caller, PASSWORD, call, form, page, sign_in};
-use dadong_testkit::{Backend, TestApp, on_both_backends};
+use dadong_store::{Actor, Store};
+use dadong_testkit::http::{Caller, call, form, page, sign_in};
+use dadong_testkit::{Backend, TestApp, on_both_backends, user};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -35,23 +35,20 @@ async fn setup(store: &Store) -> Ids {
     store.create_department(&op, "land", "自然资源局", "Natural resources").await.unwrap();
     store.set_routing_rule(&op, &RoutingRule::new(Category::Labour, "hrss")).await.unwrap();
     store.set_routing_rule(&op, &RoutingRule::new(Category::Land, "land")).await.unwrap();
-    let mk = |u: &str, role: &str, dept: Option<&str>, company: Option<&str>| NewUser {
-        username: u.into(),
-        display_name: u.into(),
-        password: PASSWORD.into(),
-        role: role.into(),
-        department_code: dept.map(str::to_string),
-        company_code: company.map(str::to_string),
-        ..NewUser::default()
-    };
-    store.create_user(&op, mk("admin", "admin", None, None)).await.unwrap();
-    store.create_user(&op, mk("agent_a", "enterprise", None, Some(A))).await.unwrap();
-    store.create_user(&op, mk("agent_b", "enterprise", None, Some(B))).await.unwrap();
-    store.create_user(&op, mk("hr_clerk", "clerk", Some("hrss"), None)).await.unwrap();
-    let cadre = store.create_user(&op, mk("cadre_a", "cadre", None, None)).await.unwrap();
-    let other_cadre = store.create_user(&op, mk("cadre_b", "cadre", None, None)).await.unwrap();
-    let leader = store.create_user(&op, mk("leader", "leader", None, None)).await.unwrap();
-    store.create_user(&op, mk("analyst", "analyst", Some("hrss"), None)).await.unwrap();
+    store.create_user(&op, user("admin", "admin", "admin")).await.unwrap();
+    store.create_user(&op, user("agent_a", "agent_a", "enterprise").for_company(A)).await.unwrap();
+    store.create_user(&op, user("agent_b", "agent_b", "enterprise").for_company(B)).await.unwrap();
+    store
+        .create_user(&op, user("hr_clerk", "hr_clerk", "clerk").in_department("hrss"))
+        .await
+        .unwrap();
+    let cadre = store.create_user(&op, user("cadre_a", "cadre_a", "cadre")).await.unwrap();
+    let other_cadre = store.create_user(&op, user("cadre_b", "cadre_b", "cadre")).await.unwrap();
+    let leader = store.create_user(&op, user("leader", "leader", "leader")).await.unwrap();
+    store
+        .create_user(&op, user("analyst", "analyst", "analyst").in_department("hrss"))
+        .await
+        .unwrap();
     store.assign(&op, TargetKind::Enterprise, A, cadre.id, Duty::Cadre).await.unwrap();
     Ids {
         cadre: cadre.id,

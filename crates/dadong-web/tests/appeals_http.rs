@@ -5,9 +5,9 @@
 
 use dadong_appeals::{Category, RoutingRule};
 use dadong_store::appeals::{Duty, TargetKind};
-use dadong_store::{Actor, NewUser, Store};
-use dadong_testkit::http::{Caller, PASSWORD, call, client, page, sign_in};
-use dadong_testkit::{Backend, TestApp, on_both_backends};
+use dadong_store::{Actor, Store};
+use dadong_testkit::http::{Caller, call, client, page, sign_in};
+use dadong_testkit::{Backend, TestApp, on_both_backends, user};
 use reqwest::Method;
 use reqwest::header::COOKIE;
 use serde_json::{Value, json};
@@ -26,22 +26,22 @@ async fn setup(store: &Store) {
     store.create_department(&op, "land", "自然资源局", "Natural resources").await.unwrap();
     store.set_routing_rule(&op, &RoutingRule::new(Category::Labour, "hrss")).await.unwrap();
     store.set_routing_rule(&op, &RoutingRule::new(Category::Land, "land")).await.unwrap();
-    let mk = |u: &str, role: &str, dept: Option<&str>, company: Option<&str>| NewUser {
-        username: u.into(),
-        display_name: u.into(),
-        password: PASSWORD.into(),
-        role: role.into(),
-        department_code: dept.map(str::to_string),
-        company_code: company.map(str::to_string),
-        ..NewUser::default()
-    };
-    store.create_user(&op, mk("agent_a", "enterprise", None, Some(A))).await.unwrap();
-    store.create_user(&op, mk("agent_b", "enterprise", None, Some(B))).await.unwrap();
-    store.create_user(&op, mk("hr_clerk", "clerk", Some("hrss"), None)).await.unwrap();
-    store.create_user(&op, mk("land_clerk", "clerk", Some("land"), None)).await.unwrap();
-    let cadre = store.create_user(&op, mk("cadre_a", "cadre", None, None)).await.unwrap();
-    store.create_user(&op, mk("leader", "leader", None, None)).await.unwrap();
-    store.create_user(&op, mk("analyst", "analyst", Some("hrss"), None)).await.unwrap();
+    store.create_user(&op, user("agent_a", "agent_a", "enterprise").for_company(A)).await.unwrap();
+    store.create_user(&op, user("agent_b", "agent_b", "enterprise").for_company(B)).await.unwrap();
+    store
+        .create_user(&op, user("hr_clerk", "hr_clerk", "clerk").in_department("hrss"))
+        .await
+        .unwrap();
+    store
+        .create_user(&op, user("land_clerk", "land_clerk", "clerk").in_department("land"))
+        .await
+        .unwrap();
+    let cadre = store.create_user(&op, user("cadre_a", "cadre_a", "cadre")).await.unwrap();
+    store.create_user(&op, user("leader", "leader", "leader")).await.unwrap();
+    store
+        .create_user(&op, user("analyst", "analyst", "analyst").in_department("hrss"))
+        .await
+        .unwrap();
     store.assign(&op, TargetKind::Enterprise, A, cadre.id, Duty::Cadre).await.unwrap();
     store.add_key_enterprise(&op, A).await.unwrap();
 }

@@ -8,8 +8,8 @@ use base64::Engine;
 use dadong_services::{shipped_bundles, shipped_matters};
 use dadong_store::services::HALL_DEPARTMENT;
 use dadong_store::{Actor, NewUser};
-use dadong_testkit::http::{PASSWORD, call, client, sign_in};
-use dadong_testkit::{Backend, TestApp, on_both_backends};
+use dadong_testkit::http::{call, client, sign_in};
+use dadong_testkit::{Backend, TestApp, on_both_backends, user};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -41,14 +41,6 @@ async fn a_company_is_applied_for_and_worked_through_the_api_and_bad_input_chang
     for b in shipped_bundles() {
         app.store.save_bundle(&op, &b).await.unwrap();
     }
-    let user = |name: &str, role: &str, department: Option<&str>| NewUser {
-        username: name.into(),
-        display_name: name.into(),
-        password: PASSWORD.into(),
-        role: role.into(),
-        department_code: department.map(String::from),
-        ..Default::default()
-    };
     for (name, role, department) in [
         ("agent", "enterprise", None),
         ("other", "citizen", None),
@@ -62,8 +54,9 @@ async fn a_company_is_applied_for_and_worked_through_the_api_and_bad_input_chang
             .create_user(
                 &op,
                 NewUser {
+                    department_code: department.map(String::from),
                     company_code: company,
-                    ..user(name, role, department)
+                    ..user(name, name, role)
                 },
             )
             .await

@@ -5,8 +5,8 @@
 //! after the draw, its seed and number of winners. Every other role is refused with 403.
 
 use dadong_store::{Actor, NewUser, Store};
-use dadong_testkit::http::{PASSWORD, call, form, page, sign_in};
-use dadong_testkit::{Backend, TestApp, on_both_backends};
+use dadong_testkit::http::{call, form, page, sign_in};
+use dadong_testkit::{Backend, TestApp, on_both_backends, user};
 use dadong_vouchers::{CampaignSpec, Category, ClaimMode, KindSpec};
 use reqwest::Method;
 use serde_json::json;
@@ -26,13 +26,9 @@ async fn setup(store: &Store) -> (i64, Vec<i64>) {
             .create_user(
                 &op,
                 NewUser {
-                    username: u.into(),
-                    display_name: u.into(),
-                    password: PASSWORD.into(),
-                    role: role.into(),
                     // A merchant acts for one company.
                     company_code: (role == "merchant").then(|| "91350100M000100Y43".to_string()),
-                    ..NewUser::default()
+                    ..user(u, u, role)
                 },
             )
             .await
