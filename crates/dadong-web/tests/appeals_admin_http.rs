@@ -4,13 +4,14 @@
 //! removal narrows it again; key enterprises and plans reach the board; a leader's dispatch
 //! task appears on the board until it is done; a clerk is refused every management route.
 
-use dadong_appeals::{Category, RoutingRule};
-use dadong_store::appeals::{Duty, TargetKind};
 use dadong_store::{Actor, Store};
 use dadong_testkit::http::{Caller, call, form, page, sign_in};
 use dadong_testkit::{Backend, TestApp, on_both_backends, user};
 use reqwest::Method;
 use serde_json::{Value, json};
+
+mod common;
+use common::{A, B, appeals_district};
 
 on_both_backends!(
     an_admin_changes_a_rule_and_the_next_appeal_routes_there_and_a_rule_to_a_missing_department_is_refused,
@@ -20,40 +21,22 @@ on_both_backends!(
     a_clerk_is_refused_every_management_route,
 );
 
-const A: &str = "91350100M000100Y43";
-const B: &str = "91110000600037341L";
-
 struct Ids {
     cadre: i64,
     other_cadre: i64,
     leader: i64,
 }
 
+/// The shared district, with an administrator and a second cadre serving nobody.
 async fn setup(store: &Store) -> Ids {
     let op = Actor::Cli("http-test".into());
-    store.create_department(&op, "hrss", "人社局", "Human resources").await.unwrap();
-    store.create_department(&op, "land", "自然资源局", "Natural resources").await.unwrap();
-    store.set_routing_rule(&op, &RoutingRule::new(Category::Labour, "hrss")).await.unwrap();
-    store.set_routing_rule(&op, &RoutingRule::new(Category::Land, "land")).await.unwrap();
+    let district = appeals_district(store, &op).await;
     store.create_user(&op, user("admin", "admin", "admin")).await.unwrap();
-    store.create_user(&op, user("agent_a", "agent_a", "enterprise").for_company(A)).await.unwrap();
-    store.create_user(&op, user("agent_b", "agent_b", "enterprise").for_company(B)).await.unwrap();
-    store
-        .create_user(&op, user("hr_clerk", "hr_clerk", "clerk").in_department("hrss"))
-        .await
-        .unwrap();
-    let cadre = store.create_user(&op, user("cadre_a", "cadre_a", "cadre")).await.unwrap();
     let other_cadre = store.create_user(&op, user("cadre_b", "cadre_b", "cadre")).await.unwrap();
-    let leader = store.create_user(&op, user("leader", "leader", "leader")).await.unwrap();
-    store
-        .create_user(&op, user("analyst", "analyst", "analyst").in_department("hrss"))
-        .await
-        .unwrap();
-    store.assign(&op, TargetKind::Enterprise, A, cadre.id, Duty::Cadre).await.unwrap();
     Ids {
-        cadre: cadre.id,
+        cadre: district.cadre,
         other_cadre: other_cadre.id,
-        leader: leader.id,
+        leader: district.leader,
     }
 }
 

@@ -3,8 +3,6 @@
 //! department's appeals, an enterprise agent only its company's), a whole appeal life through
 //! the API, and every refusal of the issue answered with a clear message and nothing changed.
 
-use dadong_appeals::{Category, RoutingRule};
-use dadong_store::appeals::{Duty, TargetKind};
 use dadong_store::{Actor, Store};
 use dadong_testkit::http::{Caller, call, client, page, sign_in};
 use dadong_testkit::{Backend, TestApp, on_both_backends, user};
@@ -12,37 +10,22 @@ use reqwest::Method;
 use reqwest::header::COOKIE;
 use serde_json::{Value, json};
 
+mod common;
+use common::{A, B, appeals_district};
+
 on_both_backends!(
     each_role_sees_only_its_scope_in_lists_reads_and_pages,
     an_appeal_lives_through_the_api_and_bad_input_is_refused_with_nothing_changed,
 );
 
-const A: &str = "91350100M000100Y43";
-const B: &str = "91110000600037341L";
-
+/// The shared district, with a clerk for land appeals and A a key enterprise.
 async fn setup(store: &Store) {
     let op = Actor::Cli("http-test".into());
-    store.create_department(&op, "hrss", "人社局", "Human resources").await.unwrap();
-    store.create_department(&op, "land", "自然资源局", "Natural resources").await.unwrap();
-    store.set_routing_rule(&op, &RoutingRule::new(Category::Labour, "hrss")).await.unwrap();
-    store.set_routing_rule(&op, &RoutingRule::new(Category::Land, "land")).await.unwrap();
-    store.create_user(&op, user("agent_a", "agent_a", "enterprise").for_company(A)).await.unwrap();
-    store.create_user(&op, user("agent_b", "agent_b", "enterprise").for_company(B)).await.unwrap();
-    store
-        .create_user(&op, user("hr_clerk", "hr_clerk", "clerk").in_department("hrss"))
-        .await
-        .unwrap();
+    appeals_district(store, &op).await;
     store
         .create_user(&op, user("land_clerk", "land_clerk", "clerk").in_department("land"))
         .await
         .unwrap();
-    let cadre = store.create_user(&op, user("cadre_a", "cadre_a", "cadre")).await.unwrap();
-    store.create_user(&op, user("leader", "leader", "leader")).await.unwrap();
-    store
-        .create_user(&op, user("analyst", "analyst", "analyst").in_department("hrss"))
-        .await
-        .unwrap();
-    store.assign(&op, TargetKind::Enterprise, A, cadre.id, Duty::Cadre).await.unwrap();
     store.add_key_enterprise(&op, A).await.unwrap();
 }
 
