@@ -146,14 +146,7 @@ pub async fn bench(store: &Store, appeals: i64, lives: u64, workers: usize, json
     let clerk = store
         .create_user(
             &op,
-            dadong_store::NewUser {
-                username: format!("bench-clerk-{tag}"),
-                display_name: "bench clerk".into(),
-                password: password.clone(),
-                role: "clerk".into(),
-                department_code: Some(dept),
-                ..Default::default()
-            },
+            dadong_store::NewUser::new(&format!("bench-clerk-{tag}"), "bench clerk", "clerk", &password).in_department(&dept),
         )
         .await?;
     let mut agents = Vec::new();
@@ -162,14 +155,7 @@ pub async fn bench(store: &Store, appeals: i64, lives: u64, workers: usize, json
             store
                 .create_user(
                     &op,
-                    dadong_store::NewUser {
-                        username: format!("bench-agent-{tag}-{w}"),
-                        display_name: "bench agent".into(),
-                        password: password.clone(),
-                        role: "enterprise".into(),
-                        company_code: Some(bench_code(w as u64)?),
-                        ..Default::default()
-                    },
+                    dadong_store::NewUser::new(&format!("bench-agent-{tag}-{w}"), "bench agent", "enterprise", &password).for_company(&bench_code(w as u64)?),
                 )
                 .await?,
         );

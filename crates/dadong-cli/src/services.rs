@@ -96,12 +96,8 @@ async fn prepare(store: &Store) -> Result<(i64, i64, i64)> {
                     .create_user(
                         &actor,
                         NewUser {
-                            username: name.into(),
-                            display_name: name.into(),
-                            password: BENCH_PASSWORD.into(),
-                            role: role.into(),
                             department_code: department.map(String::from),
-                            ..Default::default()
+                            ..NewUser::new(name, name, role, BENCH_PASSWORD)
                         },
                     )
                     .await?

@@ -167,14 +167,8 @@ async fn user(store: &Store, actor: &Actor, username: &str, name: &str, role: Ro
     store
         .create_user(
             actor,
-            NewUser {
-                username: username.into(),
-                display_name: name.into(),
-                // Nobody signs in as these: their passwords are random and never shown.
-                password: dadong_domain::crypto::random_token(16),
-                role: role.key().into(),
-                ..NewUser::default()
-            },
+            // Nobody signs in as these: their passwords are random and never shown.
+            NewUser::new(username, name, role.key(), &dadong_domain::crypto::random_token(16)),
         )
         .await
 }

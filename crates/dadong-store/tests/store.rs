@@ -9,7 +9,7 @@ use dadong_domain::{CreditCode, ResidentId};
 use dadong_store::backup::TABLES;
 use dadong_store::sessions::{FAILURES_PER_ACCOUNT_MAX, FAILURES_PER_ADDRESS_MAX, THROTTLE_WINDOW_MS};
 use dadong_store::{Actor, AuditBreak, AuditRecord, Department, NewUser, Store, StoreError, User, migrate};
-use dadong_testkit::{Backend, TestDb};
+use dadong_testkit::{Backend, PASSWORD, TestDb};
 use sqlx::{AssertSqlSafe, Row};
 use std::collections::BTreeSet;
 
@@ -40,7 +40,6 @@ dadong_testkit::on_both_backends!(
 // ---------------------------------------------------------------------------------------
 // Fixtures
 
-const PASSWORD: &str = "correct horse battery";
 const PHONE: &str = "13812345678";
 const PHONE_2: &str = "15900001111";
 /// Credit codes published on public business licences (their check characters are right).
@@ -65,13 +64,7 @@ fn operator() -> Actor {
 }
 
 fn new_user(username: &str, role: &str) -> NewUser {
-    NewUser {
-        username: username.to_string(),
-        display_name: format!("测试用户 {username}"),
-        password: PASSWORD.to_string(),
-        role: role.to_string(),
-        ..NewUser::default()
-    }
+    dadong_testkit::user(username, &format!("测试用户 {username}"), role)
 }
 
 async fn fresh(backend: Backend, test: &str) -> Option<(TestDb, Store)> {
