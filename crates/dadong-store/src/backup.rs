@@ -13,8 +13,13 @@ use sqlx::{AssertSqlSafe, Row, ValueRef};
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 
+/// The tables a backup leaves out: `schema_migrations`, because a restore target is migrated
+/// already, and `auth_generation`, a counter that must only ever grow (the restore's own
+/// deletions move it, so no process keeps a session from before).
+pub const NOT_BACKED_UP: &[&str] = &["schema_migrations", "auth_generation"];
+
 /// Every table in the order foreign keys allow inserting them, with the column that orders
-/// its rows; `schema_migrations` is left out because a restore target is migrated already.
+/// its rows; the tables of [`NOT_BACKED_UP`] are left out.
 pub const TABLES: &[(&str, &str)] = &[
     ("settings", "key"),
     ("departments", "id"),

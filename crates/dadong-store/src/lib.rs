@@ -116,6 +116,8 @@ pub struct Store {
     appeals_writer: group::Writer<appeals::AppealWrite, Result<appeals::Written>>,
     /// The session lookups waiting at the same moment, read in one query (`Store::session`).
     session_reader: group::Writer<String, Result<Option<sessions::Session>>>,
+    /// The sessions this process has read, shared by every clone (`sessions::SessionCache`).
+    session_cache: sessions::SharedSessionCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -273,6 +275,7 @@ impl Store {
             services_writer: group::Writer::one_lane(),
             appeals_writer: group::Writer::lanes_by_backend(),
             session_reader: group::Writer::lanes_by_backend(),
+            session_cache: Default::default(),
         };
         migrate::run(&store).await?;
         Ok(store)
@@ -287,6 +290,7 @@ impl Store {
             services_writer: group::Writer::one_lane(),
             appeals_writer: group::Writer::lanes_by_backend(),
             session_reader: group::Writer::lanes_by_backend(),
+            session_cache: self.session_cache.clone(),
         }
     }
 

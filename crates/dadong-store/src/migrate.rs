@@ -74,6 +74,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_voucher_citizen_index.sql"),
         postgres: include_str!("../migrations/postgres/0010_voucher_citizen_index.sql"),
     },
+    Migration {
+        version: 11,
+        name: "auth_generation",
+        sqlite: include_str!("../migrations/sqlite/0011_auth_generation.sql"),
+        postgres: include_str!("../migrations/postgres/0011_auth_generation.sql"),
+    },
 ];
 
 /// How many migrations this binary holds (numbers may have gaps: areas reserve theirs).

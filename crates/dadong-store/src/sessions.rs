@@ -3,11 +3,18 @@
 //!
 //! The browser holds a random token; the store keeps only its SHA-256, so a copy of the
 //! database does not let anyone sign in. Each session carries its own CSRF token.
+//!
+//! Every request looks its session up, so each process keeps the sessions it has read
+//! ([`SessionCache`]) and trusts them only while the database's auth generation, a counter
+//! that triggers move on any change to a user or a session (migration 0011), has not moved.
+//! A lookup still reads the database, but one integer for a whole group of lookups instead
+//! of a join returning each user.
 
 use crate::{PerBackend, Result, Store, StoreError, User, now_ms, texts_from_json};
 use dadong_domain::crypto::{random_token, sha256_hex};
 use sqlx::Row;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
 /// Failed sign-ins allowed per account within the window before it is throttled.
@@ -60,13 +67,48 @@ impl Store {
 
     /// One group of session lookups (token hashes), answered in order.
     async fn read_sessions(self, hashes: Vec<String>) -> Vec<Result<Option<Session>>> {
-        match self.sessions_by_hash(&hashes).await {
+        match self.sessions_through_cache(&hashes).await {
             Ok(found) => hashes.iter().map(|h| Ok(found.get(h).cloned().flatten())).collect(),
             Err(e) => hashes
                 .iter()
                 .map(|_| Err(StoreError::Conflict(format!("the session lookup failed: {e}"))))
                 .collect(),
         }
+    }
+
+    /// The sessions of `hashes`: those this process has read under the current auth
+    /// generation from its cache, the others from the database.
+    ///
+    /// The generation is read before the sessions, so a session read under generation `g` is
+    /// at least as new as `g`; while the database still says `g`, nothing about any user or
+    /// session has changed since, and the copy is exact.
+    async fn sessions_through_cache(&self, hashes: &[String]) -> Result<HashMap<String, Option<Session>>> {
+        let generation: i64 = sqlx::query_scalar("SELECT n FROM auth_generation WHERE id = 1").fetch_one(self.pool()).await?;
+        let now = now_ms();
+        let mut found = HashMap::with_capacity(hashes.len());
+        let mut missing = Vec::new();
+        {
+            let mut cache = self.session_cache.lock().unwrap_or_else(PoisonError::into_inner);
+            let current = cache.observe(generation);
+            for hash in hashes {
+                match cache.get(hash, now).filter(|_| current) {
+                    Some(session) => {
+                        found.insert(hash.clone(), Some(session));
+                    }
+                    None => missing.push(hash.clone()),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read = self.sessions_by_hash(&missing).await?;
+        let mut cache = self.session_cache.lock().unwrap_or_else(PoisonError::into_inner);
+        for hash in &missing {
+            cache.keep(generation, hash, read.get(hash).cloned().flatten());
+        }
+        found.extend(read);
+        Ok(found)
     }
 
     async fn sessions_by_hash(&self, hashes: &[String]) -> Result<HashMap<String, Option<Session>>> {
@@ -148,5 +190,123 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Most sessions one process keeps; past it the cache starts again empty.
+pub const SESSION_CACHE_MAX: usize = 50_000;
+
+/// The sessions one process has read, with the auth generation they were read under; shared
+/// by every clone of a store.
+#[derive(Debug, Default)]
+pub(crate) struct SessionCache {
+    /// The generation the kept sessions are exact for; `None` before the first read.
+    generation: Option<i64>,
+    sessions: HashMap<String, Session>,
+}
+
+pub(crate) type SharedSessionCache = Arc<Mutex<SessionCache>>;
+
+impl SessionCache {
+    /// Takes note of the generation the database holds now, forgetting every session if it
+    /// has moved on. Whether the kept sessions are exact for `generation`: not if it is older
+    /// than one already seen (a group whose read began before another's finished).
+    fn observe(&mut self, generation: i64) -> bool {
+        match self.generation {
+            Some(seen) if generation < seen => false,
+            Some(seen) if generation == seen => true,
+            _ => {
+                self.sessions.clear();
+                self.generation = Some(generation);
+                true
+            }
+        }
+    }
+
+    /// The kept session of `hash`, if it has not expired by `now`.
+    fn get(&self, hash: &str, now: i64) -> Option<Session> {
+        self.sessions.get(hash).filter(|s| s.expires_at_ms >= now).cloned()
+    }
+
+    /// Keeps what the database said of `hash` under `generation`, unless the cache has moved
+    /// to another generation meanwhile; a session found no longer live is forgotten.
+    fn keep(&mut self, generation: i64, hash: &str, session: Option<Session>) {
+        if self.generation != Some(generation) {
+            return;
+        }
+        match session {
+            Some(session) => {
+                if self.sessions.len() >= SESSION_CACHE_MAX && !self.sessions.contains_key(hash) {
+                    self.sessions.clear();
+                }
+                self.sessions.insert(hash.to_string(), session);
+            }
+            None => {
+                self.sessions.remove(hash);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dadong_domain::Role;
+
+    fn session(user_id: i64, expires_at_ms: i64) -> Session {
+        Session {
+            user: User {
+                id: user_id,
+                username: format!("u{user_id}"),
+                display_name: "测试".into(),
+                role: Role::Citizen,
+                department_id: None,
+                company_code: None,
+                phone_masked: None,
+                id_number_masked: None,
+                active: true,
+            },
+            csrf_token: "csrf".into(),
+            expires_at_ms,
+        }
+    }
+
+    #[test]
+    fn a_kept_session_is_answered_only_under_its_generation_and_before_it_expires() {
+        let mut cache = SessionCache::default();
+        assert!(cache.observe(3));
+        cache.keep(3, "a", Some(session(1, 1_000)));
+        assert_eq!(cache.get("a", 1_000).map(|s| s.user.id), Some(1), "live until its last millisecond");
+        assert!(cache.get("a", 1_001).is_none(), "an expired session is not answered");
+        assert!(cache.get("b", 0).is_none());
+
+        // An older generation (a slower group) neither uses nor clears the cache.
+        assert!(!cache.observe(2));
+        cache.keep(2, "b", Some(session(2, 1_000)));
+        assert!(cache.get("b", 0).is_none(), "nothing is kept under an older generation");
+        assert!(cache.observe(3));
+        assert!(cache.get("a", 0).is_some());
+
+        // A newer generation forgets everything kept under the old one.
+        assert!(cache.observe(4));
+        assert!(cache.get("a", 0).is_none(), "a change anywhere forgets every session");
+        cache.keep(3, "a", Some(session(1, 1_000)));
+        assert!(cache.get("a", 0).is_none(), "a read made under the old generation is not kept");
+
+        // A session found gone is forgotten.
+        cache.keep(4, "a", Some(session(1, 1_000)));
+        cache.keep(4, "a", None);
+        assert!(cache.get("a", 0).is_none());
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_bound() {
+        let mut cache = SessionCache::default();
+        cache.observe(0);
+        for i in 0..(SESSION_CACHE_MAX + 10) {
+            cache.keep(0, &format!("h{i}"), Some(session(i as i64, i64::MAX)));
+        }
+        assert!(cache.sessions.len() <= SESSION_CACHE_MAX);
+        assert!(cache.get(&format!("h{}", SESSION_CACHE_MAX + 9), 0).is_some(), "the newest is kept");
     }
 }

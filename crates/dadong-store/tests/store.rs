@@ -6,7 +6,7 @@
 
 use dadong_domain::crypto::sha256_hex;
 use dadong_domain::{CreditCode, ResidentId};
-use dadong_store::backup::TABLES;
+use dadong_store::backup::{NOT_BACKED_UP, TABLES};
 use dadong_store::sessions::{FAILURES_PER_ACCOUNT_MAX, FAILURES_PER_ADDRESS_MAX, THROTTLE_WINDOW_MS};
 use dadong_store::{Actor, AuditBreak, AuditRecord, Department, NewUser, Store, StoreError, User, migrate};
 use dadong_testkit::{Backend, PASSWORD, TestDb};
@@ -20,6 +20,7 @@ dadong_testkit::on_both_backends!(
     authentication_accepts_only_the_right_password_of_an_active_user,
     setting_a_password_replaces_the_old_one_and_ends_the_users_sessions,
     sessions_are_found_by_their_token_until_expired_or_deleted_and_only_the_hash_is_stored,
+    a_session_ended_or_a_user_changed_by_one_process_is_seen_at_once_by_another,
     login_is_throttled_per_account_and_per_address_until_a_success,
     every_change_appends_one_audit_record_without_personal_data_and_the_chain_holds,
     audit_verify_finds_a_record_edited_in_the_database,
@@ -32,7 +33,7 @@ dadong_testkit::on_both_backends!(
     backup_and_restore_round_trip_a_live_store,
     a_restore_is_refused_whole_for_a_non_empty_target_a_cut_backup_or_garbage,
     a_backup_restores_into_the_other_backend,
-    the_backup_covers_every_table_but_schema_migrations,
+    the_backup_covers_every_table_but_the_bookkeeping,
     the_same_name_created_at_once_is_stored_once_and_the_other_is_told_it_is_taken,
     servers_starting_at_once_on_a_new_database_migrate_it_once,
 );
@@ -792,6 +793,75 @@ async fn sessions_are_found_by_their_token_until_expired_or_deleted_and_only_the
     assert_eq!(count(&store, "sessions").await, 0);
 }
 
+/// The auth generation the database holds now.
+async fn auth_generation(store: &Store) -> i64 {
+    sqlx::query_scalar("SELECT n FROM auth_generation WHERE id = 1")
+        .fetch_one(store.pool())
+        .await
+        .expect("auth generation")
+}
+
+/// Each process keeps the sessions it has read; two stores opened on one database stand for
+/// two server processes, and what one changes (or an operator changes in SQL) the other must
+/// see on its very next lookup.
+async fn a_session_ended_or_a_user_changed_by_one_process_is_seen_at_once_by_another(backend: Backend) {
+    let Some((db, one)) = fresh(backend, "sessions across processes").await else {
+        return;
+    };
+    let other = db.open().await;
+    let alice = one.create_user(&operator(), new_user("alice", "analyst")).await.expect("user");
+    let bob = one.create_user(&operator(), new_user("bob", "analyst")).await.expect("user");
+    let carol = one.create_user(&operator(), new_user("carol", "analyst")).await.expect("user");
+    let before = auth_generation(&one).await;
+    let (alice_1, _) = one.create_session(alice.id).await.expect("session");
+    let (alice_2, _) = one.create_session(alice.id).await.expect("session");
+    let (bob_token, _) = one.create_session(bob.id).await.expect("session");
+    let (carol_token, _) = one.create_session(carol.id).await.expect("session");
+    assert_eq!(auth_generation(&one).await, before, "opening a session invalidates nobody's sessions");
+
+    let user_of = |store: &Store, token: &str| {
+        let (store, token) = (store.clone(), token.to_string());
+        async move { store.session(&token).await.expect("session").map(|s| s.user) }
+    };
+    // Both processes read (and keep) every session, twice.
+    for _ in 0..2 {
+        for store in [&one, &other] {
+            assert_eq!(user_of(store, &alice_1).await.map(|u| u.id), Some(alice.id));
+            assert_eq!(user_of(store, &bob_token).await.map(|u| u.id), Some(bob.id));
+            assert_eq!(user_of(store, &carol_token).await.map(|u| u.id), Some(carol.id));
+        }
+    }
+
+    // A sign-out in one process ends the session in the other at once, and only that one.
+    one.delete_session(&alice_1).await.expect("sign out");
+    assert_eq!(user_of(&other, &alice_1).await, None, "a session signed out elsewhere is still answered");
+    assert_eq!(user_of(&other, &alice_2).await.map(|u| u.id), Some(alice.id));
+
+    // A user deactivated by hand in SQL is signed out everywhere at once.
+    tamper(&one, "UPDATE users SET active = 0 WHERE username = 'bob'").await;
+    assert_eq!(user_of(&other, &bob_token).await, None, "a deactivated user's session is still answered");
+    assert_eq!(user_of(&one, &bob_token).await, None);
+
+    // A user's changed role is what the next lookup carries.
+    tamper(&one, "UPDATE users SET role = 'leader' WHERE username = 'carol'").await;
+    assert_eq!(user_of(&other, &carol_token).await.map(|u| u.role), Some(dadong_domain::Role::Leader));
+
+    // A new password ends the user's sessions in every process.
+    one.set_password(&operator(), "alice", "a brand new secret").await.expect("set password");
+    assert_eq!(user_of(&other, &alice_2).await, None, "a session ended by a new password is still answered");
+
+    // An expired session is not answered, even by a process that had kept it.
+    assert!(user_of(&other, &carol_token).await.is_some());
+    tamper(&one, "UPDATE sessions SET expires_at = 0").await;
+    assert_eq!(user_of(&other, &carol_token).await, None, "an expired session is still answered");
+
+    // The purge of expired sessions at a sign-in moves the generation only if it removed any.
+    let before = auth_generation(&one).await;
+    let (renewed, _) = one.create_session(alice.id).await.expect("session");
+    assert!(auth_generation(&one).await > before, "removing expired sessions must move the generation");
+    assert_eq!(user_of(&other, &renewed).await.map(|u| u.id), Some(alice.id));
+}
+
 async fn login_is_throttled_per_account_and_per_address_until_a_success(backend: Backend) {
     let Some((_db, store)) = fresh(backend, "login throttling").await else {
         return;
@@ -1307,7 +1377,7 @@ async fn a_backup_restores_into_the_other_backend(backend: Backend) {
     assert_chain_holds(&returned, "after the round trip between backends").await;
 }
 
-async fn the_backup_covers_every_table_but_schema_migrations(backend: Backend) {
+async fn the_backup_covers_every_table_but_the_bookkeeping(backend: Backend) {
     let Some((_db, store)) = fresh(backend, "backup covers every table").await else {
         return;
     };
@@ -1319,7 +1389,7 @@ async fn the_backup_covers_every_table_but_schema_migrations(backend: Backend) {
         .await
         .expect("tables")
         .into_iter()
-        .filter(|t| t != "schema_migrations")
+        .filter(|t| !NOT_BACKED_UP.contains(&t.as_str()))
         .collect();
     assert_eq!(unique.into_iter().map(String::from).collect::<BTreeSet<_>>(), in_store);
 
@@ -1391,3 +1461,4 @@ async fn servers_starting_at_once_on_a_new_database_migrate_it_once(backend: Bac
         store.close().await;
     }
 }
+
