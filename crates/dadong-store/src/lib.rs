@@ -15,6 +15,7 @@ pub mod appeals_load;
 pub mod audit;
 pub mod backup;
 pub mod bench;
+pub mod checkpoint;
 pub mod economy;
 pub mod economy_import;
 pub mod economy_queries;
@@ -31,7 +32,7 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use accounts::{Department, NewUser, User};
@@ -118,6 +119,8 @@ pub struct Store {
     session_reader: group::Writer<String, Result<Option<sessions::Session>>>,
     /// The sessions this process has read, shared by every clone (`sessions::SessionCache`).
     session_cache: sessions::SharedSessionCache,
+    /// Keeps the background checkpoints of a SQLite store running (`checkpoint`).
+    checkpointer: Option<Arc<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -263,11 +266,19 @@ impl Store {
                 Box::pin(async move {
                     conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
                         .await?;
+                    // The log is checkpointed in the background (`checkpoint`); a commit
+                    // does it only past this backstop.
+                    conn.execute(sqlx::AssertSqlSafe(format!(
+                        "PRAGMA wal_autocheckpoint = {}",
+                        checkpoint::AUTOCHECKPOINT_BACKSTOP_PAGES
+                    )))
+                    .await?;
                     Ok(())
                 })
             });
         }
         let pool = options.connect(&url).await?;
+        let checkpointer = (backend == Backend::Sqlite).then(|| checkpoint::start(pool.clone()));
         let store = Store {
             pool,
             backend,
@@ -276,6 +287,7 @@ impl Store {
             appeals_writer: group::Writer::lanes_by_backend(),
             session_reader: group::Writer::lanes_by_backend(),
             session_cache: Default::default(),
+            checkpointer,
         };
         migrate::run(&store).await?;
         Ok(store)
@@ -291,6 +303,7 @@ impl Store {
             appeals_writer: group::Writer::lanes_by_backend(),
             session_reader: group::Writer::lanes_by_backend(),
             session_cache: self.session_cache.clone(),
+            checkpointer: self.checkpointer.clone(),
         }
     }
 

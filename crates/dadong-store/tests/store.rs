@@ -36,6 +36,7 @@ dadong_testkit::on_both_backends!(
     the_backup_covers_every_table_but_the_bookkeeping,
     the_same_name_created_at_once_is_stored_once_and_the_other_is_told_it_is_taken,
     servers_starting_at_once_on_a_new_database_migrate_it_once,
+    the_write_ahead_log_is_checkpointed_beside_the_commits,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1462,3 +1463,28 @@ async fn servers_starting_at_once_on_a_new_database_migrate_it_once(backend: Bac
     }
 }
 
+/// On SQLite a commit checkpoints the log only past a high backstop, because the store copies
+/// it back into the database file on its own connection; that copy leaves nothing behind.
+async fn the_write_ahead_log_is_checkpointed_beside_the_commits(backend: Backend) {
+    let Some((_db, store)) = fresh(backend, "checkpoints").await else { return };
+    departments(&store, "ckpt", 20).await;
+    if backend == Backend::Postgres {
+        assert_eq!(store.checkpoint().await.expect("checkpoint"), None, "PostgreSQL checkpoints itself");
+        return;
+    }
+    let backstop: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(store.pool()).await.expect("pragma");
+    assert_eq!(backstop, i64::from(dadong_store::checkpoint::AUTOCHECKPOINT_BACKSTOP_PAGES));
+    // The background task may hold the checkpoint lock at this very moment; then this one
+    // reports busy and the next finds the log copied.
+    let mut done = None;
+    for _ in 0..3 {
+        let c = store.checkpoint().await.expect("checkpoint").expect("SQLite reports its checkpoint");
+        if !c.busy {
+            done = Some(c);
+            break;
+        }
+    }
+    let c = done.expect("a checkpoint that was not busy");
+    assert!(c.log_pages >= 0);
+    assert_eq!(c.copied_pages, c.log_pages, "every page of the log is copied: {c:?}");
+}
