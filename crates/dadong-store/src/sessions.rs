@@ -68,7 +68,7 @@ impl Store {
     /// One group of session lookups (token hashes), answered in order.
     async fn read_sessions(self, hashes: Vec<String>) -> Vec<Result<Option<Session>>> {
         match self.sessions_through_cache(&hashes).await {
-            Ok(found) => hashes.iter().map(|h| Ok(found.get(h).cloned().flatten())).collect(),
+            Ok(answers) => answers.into_iter().map(Ok).collect(),
             Err(e) => hashes
                 .iter()
                 .map(|_| Err(StoreError::Conflict(format!("the session lookup failed: {e}"))))
@@ -76,39 +76,44 @@ impl Store {
         }
     }
 
-    /// The sessions of `hashes`: those this process has read under the current auth
+    /// The sessions of `hashes`, in order: those this process has read under the current auth
     /// generation from its cache, the others from the database.
     ///
     /// The generation is read before the sessions, so a session read under generation `g` is
     /// at least as new as `g`; while the database still says `g`, nothing about any user or
     /// session has changed since, and the copy is exact.
-    async fn sessions_through_cache(&self, hashes: &[String]) -> Result<HashMap<String, Option<Session>>> {
+    async fn sessions_through_cache(&self, hashes: &[String]) -> Result<Vec<Option<Session>>> {
         let generation: i64 = sqlx::query_scalar("SELECT n FROM auth_generation WHERE id = 1").fetch_one(self.pool()).await?;
         let now = now_ms();
-        let mut found = HashMap::with_capacity(hashes.len());
+        let mut answers = Vec::with_capacity(hashes.len());
         let mut missing = Vec::new();
         {
             let mut cache = self.session_cache.lock().unwrap_or_else(PoisonError::into_inner);
             let current = cache.observe(generation);
             for hash in hashes {
-                match cache.get(hash, now).filter(|_| current) {
-                    Some(session) => {
-                        found.insert(hash.clone(), Some(session));
-                    }
-                    None => missing.push(hash.clone()),
+                let kept = if current { cache.get(hash, now) } else { None };
+                if kept.is_none() {
+                    missing.push(hash.clone());
                 }
+                answers.push(kept);
             }
         }
         if missing.is_empty() {
-            return Ok(found);
+            return Ok(answers);
         }
         let read = self.sessions_by_hash(&missing).await?;
-        let mut cache = self.session_cache.lock().unwrap_or_else(PoisonError::into_inner);
-        for hash in &missing {
-            cache.keep(generation, hash, read.get(hash).cloned().flatten());
+        {
+            let mut cache = self.session_cache.lock().unwrap_or_else(PoisonError::into_inner);
+            for hash in &missing {
+                cache.keep(generation, hash, read.get(hash).cloned().flatten());
+            }
         }
-        found.extend(read);
-        Ok(found)
+        for (hash, answer) in hashes.iter().zip(&mut answers) {
+            if answer.is_none() {
+                *answer = read.get(hash).cloned().flatten();
+            }
+        }
+        Ok(answers)
     }
 
     async fn sessions_by_hash(&self, hashes: &[String]) -> Result<HashMap<String, Option<Session>>> {
