@@ -127,7 +127,12 @@ pub async fn session_layer(State(state): State<AppState>, mut req: Request, next
 }
 
 fn fail(path: &str, kind: ErrorKind, message: String, lang: Lang) -> Response {
-    if is_api(path) {
+    fail_as(is_api(path), kind, message, lang)
+}
+
+/// An API error or an error page, as the request was one or the other.
+fn fail_as(api: bool, kind: ErrorKind, message: String, lang: Lang) -> Response {
+    if api {
         ApiError::new(kind, message).into_response()
     } else {
         PageError::new(kind, message, lang).into_response()
@@ -137,71 +142,84 @@ fn fail(path: &str, kind: ErrorKind, message: String, lang: Lang) -> Response {
 /// The largest URL-encoded form body the guard reads to find a CSRF token.
 pub const FORM_BODY_MAX_BYTES: usize = 256 * 1024;
 
-/// The guard each route is wrapped in, with the route's action.
+/// The guard each route is wrapped in, with the route's action. It also names the matched
+/// route on the response for the metrics.
 pub async fn guard(action: Action, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
-    let ctx = req.extensions().get::<RequestContext>().cloned().unwrap_or(RequestContext {
+    let route = req.extensions().get::<axum::extract::MatchedPath>().cloned();
+    crate::named(route, admit(action, req, next).await)
+}
+
+async fn admit(action: Action, mut req: Request, next: Next) -> Response {
+    // The context is taken out and put back rather than copied: a signed-in user's context
+    // holds several strings, and this runs on every request.
+    let ctx = req.extensions_mut().remove::<RequestContext>().unwrap_or(RequestContext {
         principal: None,
         lang: Lang::Zh,
         pre_csrf: None,
     });
+    let api = is_api(req.uri().path());
     if action != Action::Public {
         match &ctx.principal {
-            None if is_api(&path) => return fail(&path, ErrorKind::Unauthenticated, "sign in first".into(), ctx.lang),
+            None if api => return fail_as(api, ErrorKind::Unauthenticated, "sign in first".into(), ctx.lang),
             None => {
                 let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
                 let next_q = serde_urlencoded::to_string([("next", target)]).unwrap_or_default();
                 return Redirect::to(&format!("/login?{next_q}")).into_response();
             }
             Some(p) if !action.allows(p.role()) => {
-                return fail(&path, ErrorKind::Forbidden, format!("a {} may not do this", p.role()), ctx.lang);
+                return fail_as(api, ErrorKind::Forbidden, format!("a {} may not do this", p.role()), ctx.lang);
             }
             Some(_) => {}
         }
     }
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        req.extensions_mut().insert(ctx);
         return next.run(req).await;
     }
-    match check_csrf(req, &ctx).await {
-        Ok(req) => next.run(req).await,
-        Err((kind, message)) => fail(&path, kind, message, ctx.lang),
+    match check_csrf(req, &ctx, api).await {
+        Ok(mut req) => {
+            req.extensions_mut().insert(ctx);
+            next.run(req).await
+        }
+        Err((kind, message)) => fail_as(api, kind, message, ctx.lang),
     }
 }
 
+/// Whether `text` begins with `prefix`, ignoring ASCII case (as media types are compared).
+fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len() && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
 /// Checks the CSRF token of a state-changing request and hands the request back intact.
-async fn check_csrf(req: Request, ctx: &RequestContext) -> Result<Request, (ErrorKind, String)> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let api = is_api(req.uri().path());
-    let expected = match (&ctx.principal, api) {
-        (Some(p), _) => p.csrf_token.clone(),
+async fn check_csrf(req: Request, ctx: &RequestContext, api: bool) -> Result<Request, (ErrorKind, String)> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let form = starts_with_ignoring_case(content_type, "application/x-www-form-urlencoded");
+    let expected: &str = match (&ctx.principal, api) {
+        (Some(p), _) => &p.csrf_token,
         // An anonymous JSON call (signing in through the API) cannot be forged by another
         // site's form: browsers only send application/json cross-site after a CORS check
         // this server never grants.
-        (None, true) if content_type.starts_with("application/json") => return Ok(req),
+        (None, true) if starts_with_ignoring_case(content_type, "application/json") => return Ok(req),
         (None, _) => match &ctx.pre_csrf {
-            Some(t) if !t.is_empty() => t.clone(),
+            Some(t) if !t.is_empty() => t,
             _ => return Err((ErrorKind::CsrfFailed, "missing CSRF cookie: reload the form".into())),
         },
     };
-    let from_header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let from_query = req
-        .uri()
-        .query()
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v));
-    if let Some(given) = from_header.or(from_query) {
-        return if constant_time_eq(&given, &expected) {
-            Ok(req)
-        } else {
-            Err((ErrorKind::CsrfFailed, "CSRF token does not match".into()))
-        };
+    let matches = match req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
+        Some(given) => Some(constant_time_eq(given, expected)),
+        None => req
+            .uri()
+            .query()
+            .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+            .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == CSRF_FIELD))
+            .map(|(_, given)| constant_time_eq(&given, expected)),
+    };
+    match matches {
+        Some(true) => return Ok(req),
+        Some(false) => return Err((ErrorKind::CsrfFailed, "CSRF token does not match".into())),
+        None => {}
     }
-    if !content_type.starts_with("application/x-www-form-urlencoded") {
+    if !form {
         return Err((ErrorKind::CsrfFailed, "missing CSRF token".into()));
     }
     let (parts, body) = req.into_parts();
@@ -212,7 +230,7 @@ async fn check_csrf(req: Request, ctx: &RequestContext) -> Result<Request, (Erro
         .ok()
         .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v));
     match given {
-        Some(g) if constant_time_eq(&g, &expected) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Some(g) if constant_time_eq(&g, expected) => Ok(Request::from_parts(parts, Body::from(bytes))),
         Some(_) => Err((ErrorKind::CsrfFailed, "CSRF token does not match".into())),
         None => Err((ErrorKind::CsrfFailed, "missing CSRF token".into())),
     }

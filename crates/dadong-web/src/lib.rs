@@ -102,8 +102,10 @@ pub struct AppStateParts {
 #[derive(Debug)]
 pub struct VoucherState {
     pub engine: dadong_store::voucher_engine::ClaimEngine,
-    pub per_account: vouchers_api::Throttle,
-    pub per_address: vouchers_api::Throttle,
+    /// Claims per citizen (user id).
+    pub per_account: vouchers_api::Throttle<i64>,
+    /// Claims per client address.
+    pub per_address: vouchers_api::Throttle<String>,
 }
 
 impl AppState {
@@ -402,6 +404,12 @@ pub fn routes() -> Vec<RouteSpec> {
 }
 
 /// The whole application.
+///
+/// The layers every request passes through (panic catcher, timeout, security headers,
+/// metrics, body limit, session) wrap the routed application once, as one unboxed stack,
+/// rather than each route: `Router::layer` would box every layer around every route, and
+/// each request would then clone that whole stack, box by box, on its way in. Only the
+/// guard, which needs its route's action, is a route layer.
 pub fn app(state: AppState) -> Router {
     let mut guarded: Router<AppState> = Router::new();
     for spec in routes() {
@@ -414,22 +422,40 @@ pub fn app(state: AppState) -> Router {
     let ops = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .route("/static/{file}", get(static_file));
-    let body_limit = state.config.body_limit_bytes;
-    let timeout = state.config.request_timeout;
-    guarded
+        .route("/static/{file}", get(static_file))
+        .route_layer(middleware::from_fn(name_route));
+    let routed = guarded
         .merge(ops)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), auth::session_layer))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(record_metrics))
-        .layer(middleware::from_fn(security_headers))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .with_state(state.clone());
+    let body_limit = state.config.body_limit_bytes;
+    let timeout = state.config.request_timeout;
+    let layered = tower::ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(ErrorKind::Internal, "internal error").into_response()
         }))
-        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state, auth::session_layer))
+        .service(routed);
+    Router::new().fallback_service(layered)
+}
+
+/// Names the matched route on the response, for the metrics layer outside the routing: a
+/// route layer sees the route's pattern, the layers around the whole router do not.
+pub(crate) fn named(req_route: Option<MatchedPath>, mut response: Response) -> Response {
+    if let Some(route) = req_route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+async fn name_route(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    named(route, next.run(req).await)
 }
 
 /// Serves the application until `shutdown` completes, then drains connections.
@@ -480,12 +506,12 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
 async fn record_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = method_label(req.method());
+    let response = next.run(req).await;
     // The route's text is shared by both series' labels rather than copied into each.
-    let route: Arc<str> = req
+    let route: Arc<str> = response
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| Arc::from("unmatched"), |m| Arc::from(m.as_str()));
-    let response = next.run(req).await;
     let labels = [
         Label::new("method", method),
         Label::new("route", route),
@@ -579,9 +605,10 @@ async fn not_found(req: Request) -> Response {
 async fn method_not_allowed(req: Request) -> Response {
     let ctx = auth::context(req.extensions());
     let msg = format!("{} is not allowed on {}", req.method(), req.uri().path());
-    if auth::is_api(req.uri().path()) {
+    let response = if auth::is_api(req.uri().path()) {
         ApiError::new(ErrorKind::MethodNotAllowed, msg).into_response()
     } else {
         PageError::new(ErrorKind::MethodNotAllowed, msg, ctx.lang).into_response()
-    }
+    };
+    named(req.extensions().get::<MatchedPath>().cloned(), response)
 }

@@ -21,22 +21,24 @@ use dadong_store::vouchers_lottery::{LotteryDraw, LotteryError};
 use dadong_vouchers::claim::{ClaimRequest, valid_key};
 use dadong_vouchers::{CampaignSpec, Category, ClaimMode, KindSpec};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Mutex;
 use utoipa::ToSchema;
 
 /// Fixed-window counters per key (an account or an address). Kept per process: a bot spread
 /// over several servers gets through a little more, which the database's limits absorb.
 #[derive(Debug)]
-pub struct Throttle {
+pub struct Throttle<K> {
     window_ms: i64,
     max: u32,
-    counts: Mutex<HashMap<String, (i64, u32)>>,
+    counts: Mutex<HashMap<K, (i64, u32)>>,
 }
 
-impl Throttle {
+impl<K: Hash + Eq> Throttle<K> {
     /// `max` requests per `window_ms` per key; `max == 0` turns the throttle off.
-    pub fn new(max: u32, window_ms: i64) -> Throttle {
+    pub fn new(max: u32, window_ms: i64) -> Throttle<K> {
         Throttle {
             window_ms: window_ms.max(1),
             max,
@@ -44,8 +46,13 @@ impl Throttle {
         }
     }
 
-    /// Counts one request; `Err(retry_after_s)` when the key is over its limit.
-    pub fn hit(&self, key: &str, now_ms: i64) -> Result<(), i64> {
+    /// Counts one request; `Err(retry_after_s)` when the key is over its limit. The key is
+    /// copied only the first time it is seen in the map.
+    pub fn hit<Q>(&self, key: &Q, now_ms: i64) -> Result<(), i64>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         if self.max == 0 {
             return Ok(());
         }
@@ -54,7 +61,12 @@ impl Throttle {
         if counts.len() > 200_000 {
             counts.retain(|_, (w, _)| *w == window);
         }
-        let entry = counts.entry(key.to_string()).or_insert((window, 0));
+        if !counts.contains_key(key) {
+            counts.insert(key.to_owned(), (window, 0));
+        }
+        let Some(entry) = counts.get_mut(key) else {
+            return Ok(());
+        };
         if entry.0 != window {
             *entry = (window, 0);
         }
@@ -262,11 +274,8 @@ pub async fn submit_claim(
         ));
     }
     let now = dadong_store::now_ms();
-    for (throttle, k) in [
-        (&state.vouchers.per_account, format!("u:{user_id}")),
-        (&state.vouchers.per_address, format!("a:{addr}")),
-    ] {
-        if let Err(retry_after_s) = throttle.hit(&k, now) {
+    for hit in [state.vouchers.per_account.hit(&user_id, now), state.vouchers.per_address.hit(addr, now)] {
+        if let Err(retry_after_s) = hit {
             return Err(ApiError::new(ErrorKind::TooManyRequests { retry_after_s }, "too many claims; try again later"));
         }
     }
@@ -287,15 +296,15 @@ pub async fn submit_claim(
     responses((status = 200, body = ClaimOut), (status = 409, body = crate::api::ErrorOut, description = "refused: sold_out, per_person_limit_reached, budget_exhausted, not_open_yet, claim_window_closed, …"), (status = 429, body = crate::api::ErrorOut)))]
 pub async fn claim(State(state): State<AppState>, Path(campaign_id): Path<i64>, req: Request) -> Result<Json<ClaimOut>, ApiError> {
     let addr = client_addr(&req);
-    let ctx = crate::auth::context(req.extensions());
-    let Some(p) = ctx.principal else {
+    let signed_in = req.extensions().get::<crate::auth::RequestContext>().and_then(|c| c.principal.as_ref());
+    let Some(user_id) = signed_in.map(|p| p.user.id) else {
         return Err(ApiError::new(ErrorKind::Unauthenticated, "sign in first"));
     };
     let device = device_of(req.headers(), &addr);
     let header_key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
     let ApiJson(body): ApiJson<ClaimIn> = ApiJson::from_request(req, &()).await?;
     let key = body.idempotency_key.or(header_key).unwrap_or_default();
-    match submit_claim(&state, p.user.id, &addr, device, campaign_id, body.kind_id, key).await? {
+    match submit_claim(&state, user_id, &addr, device, campaign_id, body.kind_id, key).await? {
         ClaimAnswer::Granted { voucher_id, kind_id, replayed } => Ok(Json(ClaimOut { voucher_id, kind_id, replayed })),
         ClaimAnswer::Refused { reason } => Err(refusal(reason.code(), reason.message())),
     }
