@@ -113,12 +113,16 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
     });
     let http = http_phase(addr, &citizens, &claims, o.http_claims).await?;
     eprintln!(
-        "  HTTP, {} connections {:>6} claims in {:6.2} s = {:>10.0} claims/s, p99 {:.1} ms ({} granted, {} refused, {} failed)",
+        "  HTTP, {} connections {:>6} claims in {:6.2} s = {:>10.0} claims/s, p99 {:.1} ms (p50 {:.1}, p90 {:.1}, p99.9 {:.1}, max {:.1}) ({} granted, {} refused, {} failed)",
         o.connections,
         http.latencies.len(),
         http.seconds,
         http.rate(),
         http.p99(),
+        http.at(0.5),
+        http.at(0.9),
+        http.at(0.999),
+        http.at(1.0),
         http.granted,
         http.refused,
         http.failed
@@ -195,6 +199,8 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
                 "engine_spread_claims_per_s": spread_rate.round(),
                 "http_claims_per_s": http.rate().round(),
                 "http_p99_ms": (http.p99() * 10.0).round() / 10.0,
+                "http_p50_ms": (http.at(0.5) * 10.0).round() / 10.0,
+                "http_p999_ms": (http.at(0.999) * 10.0).round() / 10.0,
                 "http_floor_per_s": floor.rate().round(),
                 "http_floor_p99_ms": (floor.p99() * 10.0).round() / 10.0,
                 "http_floor_failed": floor.failed,
@@ -265,7 +271,12 @@ impl Phase {
     }
 
     fn p99(&self) -> f64 {
-        crate::percentile(&self.latencies, 0.99)
+        self.at(0.99)
+    }
+
+    /// The latency at quantile `q` in ms (1.0 is the slowest).
+    fn at(&self, q: f64) -> f64 {
+        crate::percentile(&self.latencies, q)
     }
 }
 

@@ -304,6 +304,8 @@ async fn bench_vouchers_prints_its_figures_and_never_over_issues(backend: Backen
         "engine_spread_claims_per_s",
         "http_claims_per_s",
         "http_p99_ms",
+        "http_p50_ms",
+        "http_p999_ms",
         "baseline_claims_per_s",
         "http_floor_per_s",
         "http_floor_p99_ms",
