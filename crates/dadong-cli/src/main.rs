@@ -318,9 +318,7 @@ async fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     tracing::info!("the store already holds data; the demo is not loaded again");
                 }
             }
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
+            let listener = dadong_web::listen(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
             let config = dadong_web::WebConfig {
                 secure_cookies,

@@ -182,7 +182,7 @@ pub async fn bench(store: &Store, stored: i64, count: usize, concurrency: usize,
     let per_s = count as f64 / submit_s;
 
     // The market clerk's queue page over HTTP.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = dadong_web::listen("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let state = dadong_web::AppState::new(store.clone(), dadong_web::WebConfig::default());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -92,7 +92,7 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
     );
 
     // 2. Over HTTP on loopback: the real server, each connection a signed-in citizen.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = dadong_web::listen("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let config = dadong_web::WebConfig {
         // The load generator is one address and each of its citizens claims many times; the

@@ -200,7 +200,7 @@ impl TestApp {
     pub async fn spawn(backend: Backend, test: &str) -> Option<TestApp> {
         let db = TestDb::new(backend, test).await?;
         let store = db.open().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = dadong_web::listen("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let config = dadong_web::WebConfig {
             public_url: format!("http://{addr}"),

@@ -458,6 +458,35 @@ async fn name_route(req: Request, next: Next) -> Response {
     named(route, next.run(req).await)
 }
 
+/// Connections the kernel may hold for the server before it accepts them (capped by the
+/// system's `net.core.somaxconn`). When a claim window opens, a thousand citizens connect in
+/// the same instant; with the usual 128 the rest of their connection requests were dropped,
+/// and each waited a second for its retry before it was even read.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `addr` (an address or `host:port`) with [`LISTEN_BACKLOG`].
+pub async fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut failure = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        match listen_on(a) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => failure = Some(e),
+        }
+    }
+    Err(failure.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("'{addr}' names no address"))))
+}
+
+fn listen_on(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves the application until `shutdown` completes, then drains connections.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -611,4 +640,28 @@ async fn method_not_allowed(req: Request) -> Response {
         PageError::new(ErrorKind::MethodNotAllowed, msg, ctx.lang).into_response()
     };
     named(req.extensions().get::<MatchedPath>().cloned(), response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// A burst of connections far past the usual backlog of 128 is taken in by the kernel
+    /// at once, before the server has accepted any of them.
+    #[tokio::test]
+    async fn a_burst_of_connections_waits_in_the_backlog_rather_than_for_a_retry() {
+        let listener = super::listen("127.0.0.1:0").await.expect("listen on loopback");
+        let addr = listener.local_addr().expect("local address");
+        let mut connects = tokio::task::JoinSet::new();
+        for _ in 0..600 {
+            connects.spawn(tokio::net::TcpStream::connect(addr));
+        }
+        // A dropped connection request is retried after one second, then three more: with a
+        // backlog of 128 and nothing accepted, the burst would outlast this bound.
+        let connected = tokio::time::timeout(Duration::from_secs(3), connects.join_all())
+            .await
+            .expect("every connection of the burst was taken in by the backlog");
+        assert_eq!(connected.iter().filter(|c| c.is_ok()).count(), 600);
+        drop(listener);
+    }
 }
