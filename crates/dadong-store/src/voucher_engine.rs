@@ -1,4 +1,5 @@
-//! The claim engine: one task per process that group-commits claims.
+//! The claim engine: one task per process that group-commits claims (on SQLite, on a thread
+//! of its own).
 //!
 //! Requests arrive through a channel. The task takes whatever is waiting (up to
 //! [`EngineConfig::batch_max`]), and for each campaign in it runs [`Store::claim_batch`]: one
@@ -54,9 +55,16 @@ impl std::fmt::Debug for ClaimEngine {
 }
 
 impl ClaimEngine {
+    /// Starts the engine: on SQLite on a thread of its own (see [`run_on_own_thread`]), on
+    /// PostgreSQL as a task of the caller's runtime, whose sockets its connections use.
     pub fn start(store: Store, config: EngineConfig) -> ClaimEngine {
         let (sender, receiver) = mpsc::channel(config.queue_max.max(1));
-        tokio::spawn(run(store, config, receiver));
+        match store.backend() {
+            crate::Backend::Sqlite => run_on_own_thread(store, config, receiver),
+            crate::Backend::Postgres => {
+                tokio::spawn(run(store, config, receiver));
+            }
+        }
         ClaimEngine { sender }
     }
 
@@ -72,6 +80,28 @@ impl ClaimEngine {
             Ok(Err(e)) => Err(StoreError::Conflict(format!("the claim batch failed and nothing of it was written: {e}"))),
             Err(_) => Err(StoreError::Conflict("the claim engine has stopped".into())),
         }
+    }
+}
+
+/// Runs the engine on a thread and runtime of its own. On SQLite each statement of a batch is
+/// a round trip to its connection's worker thread, and the answer wakes the engine from
+/// outside the runtime: on the server's runtime that wake waits in the shared queue, which a
+/// worker busy with HTTP connections looks at only every few dozen tasks, so each of a
+/// batch's round trips waited behind the very requests the batch would answer. Here nothing
+/// else runs on the engine's thread. SQLite connections belong to no runtime, so the pool is
+/// shared safely; the thread ends with the engine.
+fn run_on_own_thread(store: Store, config: EngineConfig, receiver: mpsc::Receiver<(PendingClaim, Reply)>) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let spawned = runtime.map_err(|e| e.to_string()).and_then(|runtime| {
+        std::thread::Builder::new()
+            .name("claim-engine".into())
+            .spawn(move || runtime.block_on(run(store, config, receiver)))
+            .map_err(|e| e.to_string())
+    });
+    if let Err(e) = spawned {
+        // The receiver is gone with the closure: every claim is answered that the engine
+        // has stopped, and the error says why.
+        tracing::error!(error = %e, "the claim engine could not start its thread");
     }
 }
 
