@@ -61,17 +61,20 @@ impl<K: Hash + Eq> Throttle<K> {
         if counts.len() > 200_000 {
             counts.retain(|_, (w, _)| *w == window);
         }
-        if !counts.contains_key(key) {
-            counts.insert(key.to_owned(), (window, 0));
-        }
-        let Some(entry) = counts.get_mut(key) else {
-            return Ok(());
+        let count = match counts.get_mut(key) {
+            Some(entry) => {
+                if entry.0 != window {
+                    *entry = (window, 0);
+                }
+                entry.1 += 1;
+                entry.1
+            }
+            None => {
+                counts.insert(key.to_owned(), (window, 1));
+                1
+            }
         };
-        if entry.0 != window {
-            *entry = (window, 0);
-        }
-        entry.1 += 1;
-        if entry.1 > self.max {
+        if count > self.max {
             Err(((window + self.window_ms - now_ms) / 1000).max(1))
         } else {
             Ok(())
@@ -870,4 +873,30 @@ pub async fn draw(State(state): State<AppState>, Signed(p, _): Signed, Path(camp
         .await
         .map_err(lottery_error)?;
     Ok((StatusCode::CREATED, Json(d.into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Throttle;
+
+    /// Each key has its own count within a window; past `max` it is refused with the seconds
+    /// left in the window, and a new window starts it again.
+    #[test]
+    fn a_throttle_counts_each_key_in_its_window() {
+        let per_address: Throttle<String> = Throttle::new(2, 60_000);
+        assert_eq!(per_address.hit("10.0.0.1", 1_000), Ok(()));
+        assert_eq!(per_address.hit("10.0.0.1", 2_000), Ok(()));
+        assert_eq!(per_address.hit("10.0.0.1", 30_000), Err(30));
+        assert_eq!(per_address.hit("10.0.0.1", 59_999), Err(1));
+        assert_eq!(per_address.hit("10.0.0.2", 30_000), Ok(()), "another address has its own count");
+        assert_eq!(per_address.hit("10.0.0.1", 60_000), Ok(()), "a new window starts again");
+
+        let per_account: Throttle<i64> = Throttle::new(1, 1_000);
+        assert_eq!(per_account.hit(&7, 0), Ok(()));
+        assert_eq!(per_account.hit(&7, 10), Err(1));
+        assert_eq!(per_account.hit(&8, 10), Ok(()));
+
+        let off: Throttle<i64> = Throttle::new(0, 1_000);
+        assert!((0..100).all(|i| off.hit(&7, i).is_ok()), "a max of 0 turns the throttle off");
+    }
 }
