@@ -185,21 +185,25 @@ async fn admit(action: Action, mut req: Request, next: Next) -> Response {
     }
 }
 
-/// Whether `text` begins with `prefix`, ignoring ASCII case (as media types are compared).
-fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
-    text.len() >= prefix.len() && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+/// Whether a request's `content-type` begins with `media` (parameters such as a charset may
+/// follow), ignoring ASCII case as media types are compared.
+pub(crate) fn has_content_type(headers: &HeaderMap, media: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.get(..media.len()))
+        .is_some_and(|start| start.eq_ignore_ascii_case(media))
 }
 
 /// Checks the CSRF token of a state-changing request and hands the request back intact.
 async fn check_csrf(req: Request, ctx: &RequestContext, api: bool) -> Result<Request, (ErrorKind, String)> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let form = starts_with_ignoring_case(content_type, "application/x-www-form-urlencoded");
+    let form = has_content_type(req.headers(), "application/x-www-form-urlencoded");
     let expected: &str = match (&ctx.principal, api) {
         (Some(p), _) => &p.csrf_token,
         // An anonymous JSON call (signing in through the API) cannot be forged by another
         // site's form: browsers only send application/json cross-site after a CORS check
         // this server never grants.
-        (None, true) if starts_with_ignoring_case(content_type, "application/json") => return Ok(req),
+        (None, true) if has_content_type(req.headers(), "application/json") => return Ok(req),
         (None, _) => match &ctx.pre_csrf {
             Some(t) if !t.is_empty() => t,
             _ => return Err((ErrorKind::CsrfFailed, "missing CSRF cookie: reload the form".into())),

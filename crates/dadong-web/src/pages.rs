@@ -388,12 +388,7 @@ pub async fn audit(State(state): State<AppState>, Signed(p, lang): Signed, Query
 /// Reads a URL-encoded form. Text that is not UTF-8, raw or percent-encoded, is refused
 /// rather than patched with replacement characters, so nothing garbled is ever stored.
 pub(crate) async fn read_form<F: serde::de::DeserializeOwned>(req: Request) -> Result<F, String> {
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    if !crate::auth::has_content_type(req.headers(), "application/x-www-form-urlencoded") {
         return Err("send the form as application/x-www-form-urlencoded".into());
     }
     let bytes = axum::body::to_bytes(req.into_body(), crate::auth::FORM_BODY_MAX_BYTES)
