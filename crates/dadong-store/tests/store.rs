@@ -37,6 +37,7 @@ dadong_testkit::on_both_backends!(
     the_same_name_created_at_once_is_stored_once_and_the_other_is_told_it_is_taken,
     servers_starting_at_once_on_a_new_database_migrate_it_once,
     the_write_ahead_log_is_checkpointed_beside_the_commits,
+    every_sqlite_connection_logs_ahead_syncs_fully_and_keeps_temporary_pages_in_memory,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1487,4 +1488,26 @@ async fn the_write_ahead_log_is_checkpointed_beside_the_commits(backend: Backend
     let c = done.expect("a checkpoint that was not busy");
     assert!(c.log_pages >= 0);
     assert_eq!(c.copied_pages, c.log_pages, "every page of the log is copied: {c:?}");
+}
+
+async fn every_sqlite_connection_logs_ahead_syncs_fully_and_keeps_temporary_pages_in_memory(backend: Backend) {
+    let Some((_db, store)) = fresh(backend, "pragmas").await else { return };
+    if backend == Backend::Postgres {
+        return;
+    }
+    // Several connections held at once, so that the pool opens more than one.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(store.pool().acquire().await.expect("a connection"));
+    }
+    for conn in &mut held {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut **conn).await.expect("journal_mode");
+        assert_eq!(mode, "wal");
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut **conn).await.expect("synchronous");
+        assert_eq!(sync, 2, "synchronous = FULL: an acknowledged write survives a crash");
+        let keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut **conn).await.expect("foreign_keys");
+        assert_eq!(keys, 1);
+        let temp: i64 = sqlx::query_scalar("PRAGMA temp_store").fetch_one(&mut **conn).await.expect("temp_store");
+        assert_eq!(temp, 2, "temp_store = MEMORY: statement journals are not written to files");
+    }
 }
