@@ -113,7 +113,7 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
     });
     let http = http_phase(addr, &citizens, &claims, o.http_claims).await?;
     eprintln!(
-        "  HTTP, {} connections {:>6} claims in {:6.2} s = {:>10.0} claims/s, p99 {:.1} ms (p50 {:.1}, p90 {:.1}, p99.9 {:.1}, max {:.1}) ({} granted, {} refused, {} failed)",
+        "  HTTP, {} connections {:>6} claims in {:6.2} s = {:>10.0} claims/s, p99 {:.1} ms (p50 {:.1}, p90 {:.1}, p99.9 {:.1}, max {:.1}; each connection's first claim p50 {:.1}, max {:.1}) ({} granted, {} refused, {} failed)",
         o.connections,
         http.latencies.len(),
         http.seconds,
@@ -123,6 +123,8 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
         http.at(0.9),
         http.at(0.999),
         http.at(1.0),
+        http.first_at(0.5),
+        http.first_at(1.0),
         http.granted,
         http.refused,
         http.failed
@@ -201,6 +203,8 @@ pub async fn bench(store: &Store, baseline_store: &Store, o: BenchOptions) -> Re
                 "http_p99_ms": (http.p99() * 10.0).round() / 10.0,
                 "http_p50_ms": (http.at(0.5) * 10.0).round() / 10.0,
                 "http_p999_ms": (http.at(0.999) * 10.0).round() / 10.0,
+                "http_first_p50_ms": (http.first_at(0.5) * 10.0).round() / 10.0,
+                "http_first_max_ms": (http.first_at(1.0) * 10.0).round() / 10.0,
                 "http_floor_per_s": floor.rate().round(),
                 "http_floor_p99_ms": (floor.p99() * 10.0).round() / 10.0,
                 "http_floor_failed": floor.failed,
@@ -260,6 +264,9 @@ enum Load {
 struct Phase {
     seconds: f64,
     latencies: Vec<f64>,
+    /// Each connection's first answer (sorted): the moment a claim window opens, when every
+    /// citizen arrives at once and nothing has been read for them yet.
+    first: Vec<f64>,
     granted: usize,
     refused: usize,
     failed: usize,
@@ -277,6 +284,11 @@ impl Phase {
     /// The latency at quantile `q` in ms (1.0 is the slowest).
     fn at(&self, q: f64) -> f64 {
         crate::percentile(&self.latencies, q)
+    }
+
+    /// The latency of the connections' first answers at quantile `q` in ms.
+    fn first_at(&self, q: f64) -> f64 {
+        crate::percentile(&self.first, q)
     }
 }
 
@@ -296,9 +308,11 @@ async fn http_phase(addr: std::net::SocketAddr, citizens: &[(i64, String, String
         tasks.push(tokio::spawn(async move { connection.run(&load, c, n).await }));
     }
     let mut latencies = Vec::with_capacity(total);
+    let mut first = Vec::with_capacity(tasks.len());
     let (mut granted, mut refused, mut failed) = (0, 0, 0);
     for task in tasks {
         let (l, g, r, f) = task.await??;
+        first.extend(l.first().copied());
         latencies.extend(l);
         granted += g;
         refused += r;
@@ -306,9 +320,11 @@ async fn http_phase(addr: std::net::SocketAddr, citizens: &[(i64, String, String
     }
     let seconds = t.elapsed().as_secs_f64();
     latencies.sort_by(|a, b| a.total_cmp(b));
+    first.sort_by(|a, b| a.total_cmp(b));
     Ok(Phase {
         seconds,
         latencies,
+        first,
         granted,
         refused,
         failed,

@@ -306,6 +306,8 @@ async fn bench_vouchers_prints_its_figures_and_never_over_issues(backend: Backen
         "http_p99_ms",
         "http_p50_ms",
         "http_p999_ms",
+        "http_first_p50_ms",
+        "http_first_max_ms",
         "baseline_claims_per_s",
         "http_floor_per_s",
         "http_floor_p99_ms",
